@@ -1,0 +1,34 @@
+"""radarsp: OFDM radar signal processing on xarray-labelled cubes stored as netCDF.
+
+CSI -> range-angle / range-Doppler heatmaps -> CFAR -> DBSCAN clusters -> estimates, plus a
+synthetic radio-visual scene simulator. Importing the package is light: numba kernels,
+scikit-learn, matplotlib and scipy load only inside the functions that use them.
+"""
+
+import radarsp.accessor  # noqa: F401  (registers the .radarsp namespace)
+from radarsp.geometry import cartesian_to_polar, polar_to_cartesian
+from radarsp.io import (
+    open_clusters,
+    open_csi,
+    open_dataset,
+    open_detections,
+    open_estimates,
+    open_heatmap,
+    save,
+    validate,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "cartesian_to_polar",
+    "open_clusters",
+    "open_csi",
+    "open_dataset",
+    "open_detections",
+    "open_estimates",
+    "open_heatmap",
+    "polar_to_cartesian",
+    "save",
+    "validate",
+]

@@ -1,0 +1,28 @@
+"""Reading and writing radarsp files: schema validation, complex encoding, atomic writes."""
+
+from radarsp.io.complex import encode_complex
+from radarsp.io.netcdf import (
+    atomic_path,
+    open_clusters,
+    open_csi,
+    open_dataset,
+    open_detections,
+    open_estimates,
+    open_heatmap,
+    save,
+)
+from radarsp.io.schema import infer_schema, validate
+
+__all__ = [
+    "atomic_path",
+    "encode_complex",
+    "infer_schema",
+    "open_clusters",
+    "open_csi",
+    "open_dataset",
+    "open_detections",
+    "open_estimates",
+    "open_heatmap",
+    "save",
+    "validate",
+]

@@ -1,0 +1,243 @@
+"""Opening and saving radarsp netCDF files: the one place files are read, checked and written.
+
+Reading goes through the ``radarsp`` xarray backend (:mod:`radarsp.io.backend`), so
+``radarsp.open_csi(path)`` and ``xr.open_dataset(path, engine="radarsp")`` give the same
+lazily-read, validated dataset. Writing is atomic: a temporary file in the target directory
+is written completely and then renamed over the target with :func:`os.replace`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from radarsp.errors import RadarspFileError
+from radarsp.io.complex import decode_variable, encode_complex
+from radarsp.io.schema import infer_schema, validate
+from radarsp.model import (
+    CLUSTERS,
+    CSI,
+    DETECTIONS,
+    ESTIMATES,
+    HEATMAP,
+    RI_DIM,
+    SCHEMA_ATTR,
+    annotate,
+)
+
+
+def _open_raw(path: str) -> xr.Dataset:
+    """Open a netCDF file lazily with the netCDF4 engine, falling back to h5netcdf."""
+    errors = []
+    for engine, kwargs in (("netcdf4", {"auto_complex": True}), ("h5netcdf", {})):
+        try:
+            return xr.open_dataset(path, engine=engine, decode_times=False, **kwargs)
+        except Exception as err:  # noqa: BLE001 - any failure means "try the next engine"
+            errors.append(f"{engine}: {err}")
+    raise RadarspFileError(path, None, "not a readable netCDF file (" + "; ".join(errors) + ")")
+
+
+def decode(raw: xr.Dataset, path: str, schema: str | None = None) -> xr.Dataset:
+    """Decode ``ri`` pairs to lazy complex variables and validate against the schema."""
+    variables = {}
+    for name, variable in raw.variables.items():
+        check = name == "csi"
+        if RI_DIM in variable.dims or variable.dtype.kind == "c" or check:
+            variable = decode_variable(variable, path=path, name=str(name), check_finite=check)
+        variables[name] = variable
+    coords = [n for n in raw.coords if n in variables]
+    ds = xr.Dataset(
+        {n: v for n, v in variables.items() if n not in coords},
+        coords={n: variables[n] for n in coords},
+        attrs=raw.attrs,
+    )
+    if RI_DIM in ds.dims and not any(RI_DIM in v.dims for v in ds.variables.values()):
+        ds = ds.drop_dims(RI_DIM)
+    ds.set_close(raw.close)
+    validate(ds, schema, path=path)
+    return ds
+
+
+def open_dataset(path, *, schema: str | None = None, chunks=None) -> xr.Dataset:
+    """Open a radarsp file lazily, decode complex values and validate it.
+
+    Parameters
+    ----------
+    path : path-like
+        netCDF file following one of the schemas of the data contract.
+    schema : str, optional
+        Expected schema (``"csi-1"``, ``"heatmap-1"``, ...); inferred when omitted.
+    chunks : dict or int, optional
+        dask chunks, e.g. ``{"frame": 512}``; without, values are read on first access
+        (only the frames indexed), still without loading the whole file.
+
+    Returns
+    -------
+    xarray.Dataset
+        Complex variables have a complex dtype; nothing is loaded yet.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    RadarspFileError
+        If the file is not netCDF or does not follow the schema (one line: file, variable,
+        expectation). Non-finite CSI is reported when those values are first read.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such file")
+    return xr.open_dataset(path, engine="radarsp", schema=schema, chunks=chunks)
+
+
+def open_csi(path, chunks=None) -> xr.Dataset:
+    """Open a ``csi-1`` file (see :func:`open_dataset`)."""
+    return open_dataset(path, schema=CSI, chunks=chunks)
+
+
+def open_heatmap(path, chunks=None) -> xr.Dataset:
+    """Open a ``heatmap-1`` file (see :func:`open_dataset`)."""
+    return open_dataset(path, schema=HEATMAP, chunks=chunks)
+
+
+def open_detections(path) -> xr.Dataset:
+    """Open a ``detections-1`` table (see :func:`open_dataset`)."""
+    return open_dataset(path, schema=DETECTIONS)
+
+
+def open_clusters(path) -> xr.Dataset:
+    """Open a ``clusters-1`` table (see :func:`open_dataset`)."""
+    return open_dataset(path, schema=CLUSTERS)
+
+
+def open_estimates(path) -> xr.Dataset:
+    """Open an ``estimates-1`` table (see :func:`open_dataset`)."""
+    return open_dataset(path, schema=ESTIMATES)
+
+
+@contextlib.contextmanager
+def atomic_path(path, *, force: bool = False):
+    """Yield a temporary path next to ``path``; rename it over ``path`` only on success.
+
+    Parameters
+    ----------
+    path : path-like
+        Final destination.
+    force : bool
+        Allow replacing an existing file. Without it an existing ``path`` raises
+        :class:`FileExistsError` before anything is written.
+
+    Notes
+    -----
+    The temporary file lives in the destination directory so :func:`os.replace` is an atomic
+    rename on the same filesystem; an exception (or a kill) at any point leaves the old file
+    untouched, and the temporary file is removed on exceptions.
+    """
+    path = Path(path)
+    if path.exists() and not force:
+        raise FileExistsError(f"{path}: exists; pass force=True (--force) to overwrite it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+        raise
+
+
+def _encoding(ds: xr.Dataset) -> dict:
+    """Compression and chunking: camera images compress ~20x; everything else stays plain."""
+    encoding = {}
+    for name, variable in ds.data_vars.items():
+        encoding[name] = {}
+        if name == "image" and variable.ndim == 4:
+            chunk = (min(64, variable.shape[0]),) + variable.shape[1:]
+            encoding[name] = {"zlib": True, "complevel": 1, "chunksizes": chunk}
+        if variable.dtype.kind == "f":
+            encoding[name]["_FillValue"] = None
+    for name in ds.coords:
+        if ds[name].dtype.kind == "f":
+            encoding[name] = {"_FillValue": None}
+    return encoding
+
+
+def _compute(delayed, progress: bool) -> None:
+    """Run a delayed write, with a tqdm bar on stderr when asked for."""
+    if not progress:
+        delayed.compute()
+        return
+    from dask.callbacks import Callback
+    from tqdm.auto import tqdm
+
+    class _Bar(Callback):
+        def _start_state(self, dsk, state):
+            self.bar = tqdm(total=sum(len(state[k]) for k in ("ready", "waiting", "running")),
+                            file=sys.stderr, unit="task", desc="writing")
+
+        def _posttask(self, key, result, dsk, state, worker_id):
+            self.bar.update(1)
+
+        def _finish(self, dsk, state, errored):
+            self.bar.close()
+
+    with _Bar():
+        delayed.compute()
+
+
+def save(
+    ds: xr.Dataset,
+    path,
+    *,
+    schema: str | None = None,
+    force: bool = False,
+    progress: bool = False,
+) -> Path:
+    """Validate ``ds`` and write it atomically as a radarsp netCDF file.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        In-memory or dask-backed dataset; dask data is written chunk by chunk, so a result
+        larger than memory can be saved.
+    path : path-like
+        Destination (``.nc``).
+    schema : str, optional
+        Schema to write; defaults to the dataset's ``radarsp_schema`` attr or the one its
+        variables fit.
+    force : bool
+        Replace an existing file. Without it an existing ``path`` raises FileExistsError.
+    progress : bool
+        Show a progress bar on stderr while a dask-backed dataset is computed and written.
+
+    Returns
+    -------
+    pathlib.Path
+        The written path.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> table = xr.Dataset({c: ("frame", np.zeros(2)) for c in ("range", "angle", "x", "y", "power")},
+    ...                    coords={"frame": [0, 1]}, attrs={"method": "demo"})
+    >>> out = save(table, os.path.join(tempfile.mkdtemp(), "e.nc"), schema="estimates-1")
+    >>> open_estimates(out).attrs["radarsp_schema"]
+    'estimates-1'
+    """
+    out = annotate(ds.copy())
+    schema = validate(out, schema or infer_schema(out), path=path)
+    out.attrs[SCHEMA_ATTR] = schema
+    out = encode_complex(out)
+    with atomic_path(path, force=force) as tmp:
+        delayed = out.to_netcdf(tmp, engine="netcdf4", encoding=_encoding(out), compute=False)
+        _compute(delayed, progress)
+    return Path(path)
+
