@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -73,3 +74,39 @@ def parse_pair(text: str, name: str) -> tuple[int, int]:
         raise click.BadParameter(f"expected two non-negative integers 'R,A', got {text!r}",
                                  param_hint=name)
     return values
+
+
+def scheduler_options(function):
+    """``--scheduler ADDRESS`` / ``--workers N``: run the frame-wise work on dask.distributed."""
+    function = click.option(
+        "--workers", type=click.IntRange(1), default=None,
+        help="Start a local dask.distributed cluster with N worker processes.",
+    )(function)
+    return click.option(
+        "--scheduler", metavar="ADDRESS", default=None,
+        help="Join a running dask.distributed scheduler, e.g. tcp://HOST:8786.",
+    )(function)
+
+
+@contextlib.contextmanager
+def dask_client(scheduler: str | None = None, workers: int | None = None):
+    """Connect to (``scheduler``) or start (``workers``) a dask.distributed cluster.
+
+    With neither, yields ``None`` and dask's default threaded scheduler runs the work.
+    """
+    if not scheduler and not workers:
+        yield None
+        return
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError as err:
+        raise click.UsageError(
+            "--scheduler/--workers need dask.distributed: pip install 'radarsp[distributed]'"
+        ) from err
+    if scheduler:
+        with Client(scheduler) as client:
+            yield client
+        return
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        yield client

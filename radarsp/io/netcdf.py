@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -33,7 +34,12 @@ from radarsp.model import (
 
 
 def _open_raw(path: str) -> xr.Dataset:
-    """Open a netCDF file lazily with the netCDF4 engine, falling back to h5netcdf."""
+    """Open a file lazily: a ``.zarr`` store with zarr, netCDF with netCDF4 (else h5netcdf)."""
+    if os.path.isdir(path):
+        try:
+            return xr.open_dataset(path, engine="zarr", decode_times=False, chunks=None)
+        except Exception as err:  # noqa: BLE001 - reported as a contract error below
+            raise RadarspFileError(path, None, f"not a readable Zarr store ({err})") from err
     errors = []
     for engine, kwargs in (("netcdf4", {"auto_complex": True}), ("h5netcdf", {})):
         try:
@@ -122,7 +128,7 @@ def open_estimates(path) -> xr.Dataset:
 
 
 @contextlib.contextmanager
-def atomic_path(path, *, force: bool = False):
+def atomic_path(path, *, force: bool = False, directory: bool = False):
     """Yield a temporary path next to ``path``; rename it over ``path`` only on success.
 
     Parameters
@@ -132,25 +138,40 @@ def atomic_path(path, *, force: bool = False):
     force : bool
         Allow replacing an existing file. Without it an existing ``path`` raises
         :class:`FileExistsError` before anything is written.
+    directory : bool
+        The output is a directory (a Zarr store) rather than a file.
 
     Notes
     -----
-    The temporary file lives in the destination directory so :func:`os.replace` is an atomic
+    The temporary path lives in the destination directory so :func:`os.replace` is an atomic
     rename on the same filesystem; an exception (or a kill) at any point leaves the old file
-    untouched, and the temporary file is removed on exceptions.
+    untouched, and the temporary output is removed on exceptions. Replacing an existing
+    directory takes two renames (old aside, new in), so there is a moment without either.
     """
     path = Path(path)
     if path.exists() and not force:
         raise FileExistsError(f"{path}: exists; pass force=True (--force) to overwrite it")
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
+    if directory:
+        tmp = tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    else:
+        handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(handle)
     try:
         yield tmp
-        os.replace(tmp, path)
+        if directory and path.exists():
+            aside = tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".old")
+            os.replace(path, os.path.join(aside, "old"))
+            os.replace(tmp, path)
+            shutil.rmtree(aside)
+        else:
+            os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)
+        if directory:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(tmp)
         raise
 
 
@@ -209,7 +230,8 @@ def save(
         In-memory or dask-backed dataset; dask data is written chunk by chunk, so a result
         larger than memory can be saved.
     path : path-like
-        Destination (``.nc``).
+        Destination: netCDF (``.nc``), or a Zarr store when the name ends in ``.zarr``
+        (the better target for writes from many dask.distributed workers).
     schema : str, optional
         Schema to write; defaults to the dataset's ``radarsp_schema`` attr or the one its
         variables fit.
@@ -236,8 +258,13 @@ def save(
     schema = validate(out, schema or infer_schema(out), path=path)
     out.attrs[SCHEMA_ATTR] = schema
     out = encode_complex(out)
-    with atomic_path(path, force=force) as tmp:
-        delayed = out.to_netcdf(tmp, engine="netcdf4", encoding=_encoding(out), compute=False)
+    zarr = Path(path).suffix == ".zarr"
+    with atomic_path(path, force=force, directory=zarr) as tmp:
+        if zarr:
+            encoding = {n: {} for n in out.variables}
+            delayed = out.to_zarr(tmp, mode="w", encoding=encoding, compute=False, zarr_format=2)
+        else:
+            delayed = out.to_netcdf(tmp, engine="netcdf4", encoding=_encoding(out), compute=False)
         _compute(delayed, progress)
     return Path(path)
 

@@ -190,3 +190,14 @@ def test_import_is_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_zarr_store_round_trip_and_force(tmp_path, csi_ds):
+    store = radarsp.save(csi_ds, tmp_path / "s.zarr")
+    np.testing.assert_array_equal(radarsp.open_csi(store).csi.values, csi_ds.csi.values)
+    with pytest.raises(FileExistsError):
+        radarsp.save(csi_ds, store)
+    other = make_csi(seed=5)
+    radarsp.save(other, store, force=True)
+    np.testing.assert_array_equal(radarsp.open_csi(store).csi.values, other.csi.values)
+    assert [p.name for p in tmp_path.iterdir()] == ["s.zarr"]
