@@ -1,6 +1,7 @@
 """Reading and writing radarsp files: schema validation, complex encoding, atomic writes."""
 
 from radarsp.io.complex import encode_complex
+from radarsp.io.cruw import open_cruw
 from radarsp.io.netcdf import (
     atomic_path,
     open_clusters,
@@ -18,6 +19,7 @@ __all__ = [
     "encode_complex",
     "infer_schema",
     "open_clusters",
+    "open_cruw",
     "open_csi",
     "open_dataset",
     "open_detections",

@@ -117,6 +117,7 @@ def find_annotations(sequence: Path) -> Path | None:
     Looks for ``<sequence>/<name>.txt``, ``<sequence>.txt`` beside it, and the ROD2021
     layout ``<root>/annotations/<split>/<name>.txt`` for ``<root>/sequences/<split>/<name>``.
     """
+    sequence = Path(sequence).resolve()
     name = sequence.name
     candidates = [sequence / f"{name}.txt", sequence.with_name(f"{name}.txt")]
     if len(sequence.parents) >= 2:
@@ -288,7 +289,7 @@ def open_cruw(
     >>> heat.power.shape, float(heat.power.max()), float(heat.target_range[0])
     ((1, 128, 128), 2.0, 5.0)
     """
-    sequence = Path(sequence)
+    sequence = Path(sequence).resolve()
     if not sequence.is_dir():
         raise FileNotFoundError(f"{sequence}: no such directory")
     if image_stride < 1:

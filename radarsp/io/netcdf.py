@@ -157,6 +157,7 @@ def atomic_path(path, *, force: bool = False, directory: bool = False):
     else:
         handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         os.close(handle)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
     try:
         yield tmp
         if directory and path.exists():
@@ -173,6 +174,12 @@ def atomic_path(path, *, force: bool = False, directory: bool = False):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _encoding(ds: xr.Dataset) -> dict:
