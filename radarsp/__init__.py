@@ -6,6 +6,7 @@ scikit-learn, matplotlib and scipy load only inside the functions that use them.
 """
 
 import radarsp.accessor  # noqa: F401  (registers the .radarsp namespace)
+from radarsp import cluster  # callable module: radarsp.cluster(detections, ...)
 from radarsp.geometry import cartesian_to_polar, polar_to_cartesian
 from radarsp.io import (
     open_clusters,
@@ -17,11 +18,19 @@ from radarsp.io import (
     save,
     validate,
 )
+from radarsp.match import cross_domain_match, genie_match, strongest
+from radarsp.metrics import error_summary, localisation_error
 
 __version__ = "0.1.0"
 
 __all__ = [
     "cartesian_to_polar",
+    "cluster",
+    "cross_domain_match",
+    "error_summary",
+    "genie_match",
+    "localisation_error",
+    "strongest",
     "open_clusters",
     "open_csi",
     "open_dataset",

@@ -78,6 +78,10 @@ ATTRS: dict[str, dict[str, str]] = {
     # radarsp.metrics
     "error": {"units": "m", "long_name": "Euclidean x-y localisation error"},
     "percentile": {"units": "%", "long_name": "error percentile"},
+    # radarsp.cfar results
+    "detected": {"units": "1", "long_name": "CFAR detection (power above threshold)"},
+    "threshold": {"units": "1", "long_name": "CFAR threshold: factor times noise estimate"},
+    "noise": {"units": "1", "long_name": "CFAR noise power estimate from training cells"},
 }
 
 TRUTH_VARIABLES = ("target_range", "target_angle", "target_x", "target_y")

@@ -1,0 +1,66 @@
+"""`radarsp evaluate`: localisation-error percentiles and miss rates of estimate files."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from cli.common import check_output, quiet
+
+
+def method_names(paths, datasets) -> list[str]:
+    """Each file's attr ``method``; files sharing a method are told apart by their path."""
+    methods = [ds.attrs.get("method", os.path.basename(p)) for p, ds in zip(paths, datasets,
+                                                                            strict=True)]
+    return [f"{m} ({p})" if methods.count(m) > 1 else m for m, p in zip(methods, paths,
+                                                                         strict=True)]
+
+
+def evaluate(named: dict, truth, *, n_boot: int = 1000, seed: int = 0):
+    """Errors and the printed table for estimates-1 datasets ``{method: ds}``.
+
+    ``truth`` may be None: each dataset's own carried ``target_x``/``target_y`` are used.
+    Returns ``(errors, table)`` with ``errors = {method: DataArray}``.
+    """
+    from radarsp.metrics import error_summary, localisation_error, summary_table
+
+    errors = {name: localisation_error(ds, ds if truth is None else truth)
+              for name, ds in named.items()}
+    summaries = {name: error_summary(e, n_boot=n_boot, seed=seed) for name, e in errors.items()}
+    return errors, summary_table(summaries)
+
+
+@click.command(name="evaluate")
+@click.argument("estimates", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--truth", type=click.Path(dir_okay=False),
+              help="Any radarsp file with target_x/target_y (m) per frame. Default: the "
+                   "truth each estimates file carries.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False),
+              help="Also draw the error CDFs of all methods on one axis (png, pdf, svg).")
+@click.option("--n-boot", type=click.IntRange(min=0), default=1000, show_default=True,
+              help="Bootstrap resamples for the [low, high] 95 % intervals (0: none).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
+@click.option("--force", is_flag=True, help="Overwrite the --plot file if it exists.")
+def command(estimates, truth, plot_path, n_boot, seed, force):
+    """Print 50th/90th percentile x-y errors (m) and miss rates of ESTIMATES files.
+
+    A frame without an estimate counts as an infinite error: it stays in every percentile's
+    denominator, so "inf" means the percentile falls among the misses.
+    """
+    from cli.match import open_truth
+    from radarsp.io import open_estimates
+
+    if plot_path is not None:
+        check_output(plot_path, force)
+    datasets = [open_estimates(path).load() for path in estimates]
+    reference = open_truth(truth) if truth is not None else None
+    named = dict(zip(method_names(estimates, datasets), datasets, strict=True))
+    errors, table = evaluate(named, reference, n_boot=n_boot, seed=seed)
+    click.echo(table)
+    if plot_path is not None:
+        from radarsp.plot import plot_error_cdf, save_figure
+
+        save_figure(plot_error_cdf(errors), plot_path, force=force)
+        if not quiet():
+            click.echo(f"wrote {plot_path}", err=True)

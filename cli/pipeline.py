@@ -1,0 +1,160 @@
+"""`radarsp pipeline`: heatmap -> cfar -> cluster -> match -> evaluate with one set of options."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import click
+
+from cli.cluster import cluster_options, parse_eps
+from cli.common import parse_pair, quiet
+
+# Per-frame truth copied into every table the pipeline writes (camera images stay in the
+# heatmap file: repeating them in four tables would only cost disk).
+TABLE_TRUTH = ("target_range", "target_angle", "target_x", "target_y", "target_velocity")
+
+
+def _with_truth(table, heat):
+    """``table`` with the heatmap's per-frame truth attached (``frame`` becomes a coordinate,
+    as xarray requires once a ``frame`` dim exists)."""
+    table = table.set_coords("frame")
+    for name in TABLE_TRUTH:
+        if name in heat.variables:
+            table[name] = heat[name].variable
+    return table
+
+
+class _Stages:
+    """Times each stage and reports it on stderr."""
+
+    def __init__(self, frames: int, silent: bool):
+        self.frames, self.silent, self.seconds = frames, silent, {}
+
+    def run(self, name, function, *args, **kwargs):
+        start = time.perf_counter()
+        result = function(*args, **kwargs)
+        self.seconds[name] = time.perf_counter() - start
+        if not self.silent:
+            per_frame = 1e3 * self.seconds[name] / max(self.frames, 1)
+            click.echo(f"{name:<10} {self.seconds[name]:7.2f} s  ({per_frame:.3f} ms/frame)",
+                       err=True)
+        return result
+
+
+@click.command(name="pipeline")
+@click.argument("csi", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
+              help="Run directory for heatmap.nc, detections.nc, clusters.nc, "
+                   "estimates-genie.nc, estimates-strongest.nc and cdf.png. A non-empty "
+                   "directory is refused unless --force.")
+@click.option("--beamformer", type=click.Choice(["fft", "bartlett", "capon", "music"]),
+              default="fft", show_default=True, help="Angle estimator of the heatmap.")
+@click.option("--window", default="hann", show_default=True,
+              help="Range (and angle) taper, e.g. hann or hann,none.")
+@click.option("--angle-bins", type=click.IntRange(min=2), default=64, show_default=True,
+              help="Angle bins (fft: DFT length across the array).")
+@click.option("--max-range", type=click.FloatRange(min=0, min_open=True),
+              help="Largest range kept, m.")
+@click.option("--doppler", is_flag=True,
+              help="Also range-Doppler maps (needs a symbol dim) and cross-domain estimates.")
+@click.option("--cfar-method", type=click.Choice(["ca", "go", "so", "os"]), default="ca",
+              show_default=True, help="CFAR noise estimator.")
+@click.option("--guard", default="4,2", show_default=True, metavar="R,A",
+              help="CFAR guard cells per side (range, angle).")
+@click.option("--train", default="16,4", show_default=True, metavar="R,A",
+              help="CFAR training cells per side (range, angle).")
+@click.option("--pfa", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              default=1e-2, show_default=True, help="Design false-alarm probability per cell.")
+@click.option("--rank", type=click.IntRange(min=1), help="OS-CFAR rank (1-based).")
+@cluster_options
+@click.option("--range-tol", type=click.FloatRange(min=0), default=0.5, show_default=True,
+              help="Cross-domain pairing tolerance, m (with --doppler).")
+@click.option("--min-speed", type=click.FloatRange(min=0), default=0.25, show_default=True,
+              help="Smallest |radial velocity| of a Doppler cluster that pairs, m/s.")
+@click.option("--n-boot", type=click.IntRange(min=0), default=1000, show_default=True,
+              help="Bootstrap resamples for the percentile intervals.")
+@click.option("--force", is_flag=True, help="Write into a non-empty run directory.")
+def command(csi, output, beamformer, window, angle_bins, max_range, doppler, cfar_method, guard,
+            train, pfa, rank, eps, min_samples, space, weights, range_tol, min_speed, n_boot,
+            force):
+    """Run the statistical localiser on CSI (csi-1) and print its evaluation table.
+
+    heatmap (range-angle power) -> 2-D CFAR -> DBSCAN -> genie-aided and strongest-cluster
+    estimates -> 50th/90th percentile x-y errors (m) and miss rates against the truth the
+    CSI file carries. Every intermediate file is written to the run directory.
+
+    The CFAR and DBSCAN defaults won a grid search on simulated parking-lot frames
+    (benchmarks/bench_statistical.py); other scenes and radios need their own.
+    """
+    # Imported before any clock starts, so the cluster stage times DBSCAN and not the import.
+    import sklearn.cluster  # noqa: F401
+
+    from cli.evaluate import evaluate
+    from radarsp.cfar import cfar, detections
+    from radarsp.cluster import cluster
+    from radarsp.errors import RadarspFileError
+    from radarsp.heatmap import heatmap_dataset
+    from radarsp.io import open_csi, save
+    from radarsp.match import cross_domain_match, genie_match, strongest
+    from radarsp.plot import plot_error_cdf, save_figure
+
+    scale = parse_eps(eps, space)
+    guard, train = parse_pair(guard, "--guard"), parse_pair(train, "--train")
+    run_dir = Path(output)
+    if run_dir.exists() and any(run_dir.iterdir()) and not force:
+        raise FileExistsError(f"{run_dir}: run directory is not empty; pass --force to "
+                              "overwrite its files")
+    scenes = open_csi(csi)
+    for name in ("target_x", "target_y"):
+        if name not in scenes.variables:
+            raise RadarspFileError(csi, name, "missing; the pipeline evaluates against the "
+                                   "ground truth the CSI file carries")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    stages = _Stages(scenes.sizes["frame"], quiet())
+
+    def write(ds, name, schema):
+        save(ds, run_dir / name, schema=schema, force=True)
+
+    windows = tuple(window.split(",")) if "," in window else window
+    heat = stages.run("heatmap", lambda: heatmap_dataset(
+        scenes, doppler=doppler, window=windows, max_range=max_range, beamformer=beamformer,
+        angle_bins=angle_bins).load())
+    write(heat, "heatmap.nc", "heatmap-1")
+    cfar_options = dict(method=cfar_method, guard=guard, train=train, pfa=pfa, rank=rank)
+    det = stages.run("cfar", lambda: detections(cfar(heat["power"], **cfar_options),
+                                                heat["power"]))
+    write(_with_truth(det, heat), "detections.nc", "detections-1")
+    weights = None if weights == "none" else weights
+    clusters = stages.run("cluster", cluster, det, eps=scale, min_samples=min_samples,
+                          space=space, weights=weights)
+    write(_with_truth(clusters, heat), "clusters.nc", "clusters-1")
+    truth = heat[[n for n in TABLE_TRUTH if n in heat.variables]]
+    named = stages.run("match", lambda: {
+        "genie": genie_match(clusters, truth),
+        "strongest": strongest(clusters, heat["frame"].values),
+    })
+    if doppler:
+        rd_power = heat["doppler_power"]
+        # The velocity axis of a DFT over symbols is periodic: its training cells wrap.
+        rd_det = detections(cfar(rd_power, dims=("range", "velocity"),
+                                 edge=("truncate", "wrap"), **cfar_options), rd_power)
+        write(_with_truth(rd_det, heat), "detections-doppler.nc", "detections-1")
+        rd_clusters = cluster(rd_det, min_samples=min_samples, space="range-velocity",
+                              weights=weights)
+        write(_with_truth(rd_clusters, heat), "clusters-doppler.nc",
+              "clusters-1")
+        named["cross-domain"] = cross_domain_match(clusters, rd_clusters, range_tol=range_tol,
+                                                   min_speed=min_speed,
+                                                   frames=heat["frame"].values)
+    for method, estimates in named.items():
+        for name in TABLE_TRUTH:
+            if name in heat.variables and name not in estimates.variables:
+                estimates[name] = heat[name].variable
+        write(estimates, f"estimates-{method}.nc", "estimates-1")
+    errors, table = evaluate(named, truth, n_boot=n_boot)
+    save_figure(plot_error_cdf(errors), run_dir / "cdf.png", force=True)
+    click.echo(table)
+    if not quiet():
+        click.echo(f"wrote {len(os.listdir(run_dir))} files to {run_dir}", err=True)
