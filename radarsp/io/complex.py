@@ -49,10 +49,11 @@ class RiComplexArray(BackendArray):
 
     def _read(self, key: tuple):
         if self.is_ri:
-            raw = np.asarray(self.variable[key + (slice(None),)].values)
-            values = np.empty(raw.shape[:-1], dtype=self.dtype)
-            values.real = raw[..., 0]
-            values.imag = raw[..., 1]
+            raw = np.ascontiguousarray(self.variable[key + (slice(None),)].values)
+            if raw.dtype in _COMPLEX_OF:  # (real, imag) pairs are complex values: view, no copy
+                values = raw.view(self.dtype)[..., 0]
+            else:
+                values = _combine(raw, self.dtype)
         else:
             values = np.asarray(self.variable[key].values)
         if self.check_finite and not np.isfinite(values).all():
@@ -60,6 +61,13 @@ class RiComplexArray(BackendArray):
                 self.path, self.name, "expected finite values, found NaN or Inf"
             )
         return values
+
+
+def _combine(raw: np.ndarray, dtype) -> np.ndarray:
+    values = np.empty(raw.shape[:-1], dtype=dtype)
+    values.real = raw[..., 0]
+    values.imag = raw[..., 1]
+    return values
 
 
 def decode_variable(variable: xr.Variable, *, path: str, name: str, check_finite: bool) -> xr.Variable:
