@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import math
-import warnings
 
 import click
 
-from cli.common import check_output, force_option, output_option, quiet
+from cli.common import (
+    check_output,
+    dask_client,
+    force_option,
+    output_option,
+    quiet,
+    scheduler_options,
+)
 
 BEAMFORMERS = ("fft", "bartlett", "capon", "music")
 
@@ -60,9 +66,11 @@ def _span(text: str) -> tuple[float, float]:
               help="Slow-time DFT length (default: number of symbols).")
 @click.option("--chunk-frames", type=click.IntRange(min=1), default=256, show_default=True,
               help="Frames read, processed and written at a time (bounds memory).")
+@scheduler_options
 @force_option
 def command(csi, output, beamformer, window_text, angle_bins, span_text, range_bins,
-            max_range, n_sources, diagonal_loading, doppler, velocity_bins, chunk_frames, force):
+            max_range, n_sources, diagonal_loading, doppler, velocity_bins, chunk_frames,
+            scheduler, workers, force):
     """Compute range-angle power maps of every frame of CSI and write a heatmap-1 file.
 
     Range comes from an inverse DFT over subcarriers (bin spacing c / (2 N df) metres),
@@ -78,10 +86,7 @@ def command(csi, output, beamformer, window_text, angle_bins, span_text, range_b
     from radarsp.heatmap import heatmap_dataset
     from radarsp.io import open_csi, save
 
-    with warnings.catch_warnings():
-        # Any --chunk-frames is fine here: reads are contiguous frame slabs.
-        warnings.filterwarnings("ignore", "The specified chunks separate", UserWarning)
-        dataset = open_csi(csi, chunks={"frame": chunk_frames})
+    dataset = open_csi(csi, chunks={"frame": chunk_frames})
     try:
         heatmap = heatmap_dataset(
             dataset, doppler=doppler, window=window, range_bins=range_bins,
@@ -97,7 +102,7 @@ def command(csi, output, beamformer, window_text, angle_bins, span_text, range_b
 
     # One BLAS thread: dask runs chunks in parallel, and threaded OpenBLAS is 4x slower on the
     # tall, skinny beamforming products (set in this thread, it holds for dask's workers too).
-    with threadpool_limits(limits=1, user_api="blas"):
+    with threadpool_limits(limits=1, user_api="blas"), dask_client(scheduler, workers):
         save(heatmap, output, force=force, progress=not quiet())
     if not quiet():
         sizes = heatmap["power"].sizes

@@ -6,7 +6,7 @@ scikit-learn, matplotlib and scipy load only inside the functions that use them.
 """
 
 import radarsp.accessor  # noqa: F401  (registers the .radarsp namespace)
-from radarsp import cluster  # callable module: radarsp.cluster(detections, ...)
+from radarsp import cluster, simulate  # callable modules: radarsp.cluster(...), radarsp.simulate(...)
 from radarsp.geometry import cartesian_to_polar, polar_to_cartesian
 from radarsp.io import (
     open_clusters,
@@ -38,6 +38,7 @@ __all__ = [
     "open_estimates",
     "open_heatmap",
     "polar_to_cartesian",
+    "simulate",
     "save",
     "validate",
 ]

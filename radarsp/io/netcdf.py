@@ -13,6 +13,7 @@ import os
 import shutil
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -99,7 +100,11 @@ def open_dataset(path, *, schema: str | None = None, chunks=None) -> xr.Dataset:
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no such file")
-    return xr.open_dataset(path, engine="radarsp", schema=schema, chunks=chunks)
+    with warnings.catch_warnings():
+        # Compressed camera images are stored in 64-frame chunks; any frame chunking the user
+        # asks for reads whole slabs of everything else, so xarray's alignment advice is noise.
+        warnings.filterwarnings("ignore", "The specified chunks separate", UserWarning)
+        return xr.open_dataset(path, engine="radarsp", schema=schema, chunks=chunks)
 
 
 def open_csi(path, chunks=None) -> xr.Dataset:
