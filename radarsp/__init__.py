@@ -6,7 +6,12 @@ scikit-learn, matplotlib and scipy load only inside the functions that use them.
 """
 
 import radarsp.accessor  # noqa: F401  (registers the .radarsp namespace)
-from radarsp import cluster, simulate  # callable modules: radarsp.cluster(...), radarsp.simulate(...)
+# Callable modules: radarsp.cfar(...), radarsp.cluster(...), radarsp.simulate(...) run their
+# namesake functions, while radarsp.cfar.threshold_factor etc. stay reachable.
+from radarsp import cfar, cluster, simulate
+from radarsp.cfar import detections
+from radarsp.fmcw import fmcw_to_csi, from_fmcw
+from radarsp.heatmap import heatmap_dataset, range_angle, range_doppler
 from radarsp.geometry import cartesian_to_polar, polar_to_cartesian
 from radarsp.io import (
     open_clusters,
@@ -25,6 +30,13 @@ __version__ = "0.1.0"
 
 __all__ = [
     "cartesian_to_polar",
+    "cfar",
+    "detections",
+    "fmcw_to_csi",
+    "from_fmcw",
+    "heatmap_dataset",
+    "range_angle",
+    "range_doppler",
     "cluster",
     "cross_domain_match",
     "error_summary",

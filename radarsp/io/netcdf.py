@@ -203,18 +203,24 @@ def _encoding(ds: xr.Dataset) -> dict:
     return encoding
 
 
-def _compute(delayed, progress: bool) -> None:
-    """Run a delayed write, with a tqdm bar on stderr when asked for."""
-    if not progress:
-        delayed.compute()
+@contextlib.contextmanager
+def dask_progress(enabled: bool = True, desc: str = "computing"):
+    """Show a tqdm bar on stderr for the dask tasks computed inside the block.
+
+    Works with dask's local schedulers; on a dask.distributed client the tasks run remotely
+    and the bar stays silent.
+    """
+    if not enabled:
+        yield
         return
     from dask.callbacks import Callback
     from tqdm.auto import tqdm
 
     class _Bar(Callback):
         def _start_state(self, dsk, state):
-            self.bar = tqdm(total=sum(len(state[k]) for k in ("ready", "waiting", "running")),
-                            file=sys.stderr, unit="task", desc="writing")
+            total = sum(len(state[k]) for k in ("ready", "waiting", "running"))
+            # disable=None: no bar when stderr is not a terminal (logs, CI, pipes)
+            self.bar = tqdm(total=total, file=sys.stderr, unit="task", desc=desc, disable=None)
 
         def _posttask(self, key, result, dsk, state, worker_id):
             self.bar.update(1)
@@ -223,7 +229,7 @@ def _compute(delayed, progress: bool) -> None:
             self.bar.close()
 
     with _Bar():
-        delayed.compute()
+        yield
 
 
 def save(
@@ -277,6 +283,7 @@ def save(
             delayed = out.to_zarr(tmp, mode="w", encoding=encoding, compute=False, zarr_format=2)
         else:
             delayed = out.to_netcdf(tmp, engine="netcdf4", encoding=_encoding(out), compute=False)
-        _compute(delayed, progress)
+        with dask_progress(progress, "writing"):
+            delayed.compute()
     return Path(path)
 

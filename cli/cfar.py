@@ -1,0 +1,120 @@
+"""``radarsp cfar``: CFAR detection on heatmaps (heatmap-1) -> a detections-1 table."""
+
+from __future__ import annotations
+
+
+import click
+
+from cli.common import (
+    check_output,
+    dask_client,
+    force_option,
+    output_option,
+    parse_pair,
+    quiet,
+    scheduler_options,
+)
+
+METHODS = ("ca", "go", "so", "os")
+EDGES = ("truncate", "wrap", "skip")
+# words of radarsp.cfar's ValueError messages -> the option to blame
+BLAME = (("rank", "--rank"), ("pfa", "--pfa"), ("edge", "--edge"),
+         ("threshold_factor", "--threshold-factor"), ("guard", "--guard"))
+
+
+def _edge(text: str | None, doppler: bool) -> tuple[str, str]:
+    """``"truncate"`` or ``"truncate,wrap"`` -> one policy per working dim."""
+    if text is None:
+        return ("truncate", "wrap") if doppler else ("truncate", "truncate")
+    parts = tuple(p.strip() for p in text.split(","))
+    if len(parts) == 1:
+        parts = parts * 2
+    if len(parts) != 2 or any(p not in EDGES for p in parts):
+        raise click.BadParameter(f"expected POLICY or RANGE,SECOND with policies from "
+                                 f"{', '.join(EDGES)}; got {text!r}", param_hint="--edge")
+    return parts
+
+
+@click.command("cfar")
+@click.argument("heatmap", type=click.Path(dir_okay=False))
+@output_option()
+@click.option("--method", type=click.Choice(METHODS), default="ca", show_default=True,
+              help="Noise estimate: ca cell average, go/so greatest/smallest of the leading "
+                   "and lagging half averages, os ordered statistic (--rank).")
+@click.option("--guard", "guard_text", default="2,2", show_default=True,
+              help="Guard cells per side, R,A (range bins, angle or velocity bins).")
+@click.option("--train", "train_text", default="8,8", show_default=True,
+              help="Training cells per side beyond the guard cells, R,A (bins).")
+@click.option("--pfa", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=1e-4,
+              show_default=True, help="Design false-alarm probability per cell "
+                                      "(exponential, square-law noise).")
+@click.option("--rank", type=int, help="OS: 1-based rank of the noise estimate among the "
+                                       "training cells (default 3/4 of them).")
+@click.option("--threshold-factor", type=float,
+              help="Use this factor (linear, times the noise estimate) instead of one "
+                   "derived from --pfa.")
+@click.option("--edge", "edge_text",
+              help="Edge policy, one or R,SECOND: truncate (fewer training cells, threshold "
+                   "recomputed), wrap (periodic), skip (no detections where the window does "
+                   "not fit). Default truncate; truncate,wrap with --doppler.")
+@click.option("--doppler", is_flag=True,
+              help="Run on doppler_power (frame, range, velocity) instead of power; the "
+                   "table then has a velocity column (m/s) and NaN angle, x, y.")
+@click.option("--chunk-frames", type=click.IntRange(min=1),
+              help="Frames loaded and processed at a time (bounds memory; default: as many "
+                   "as make 16 M cells, at least one).")
+@scheduler_options
+@force_option
+def command(heatmap, output, method, guard_text, train_text, pfa, rank, threshold_factor,
+            edge_text, doppler, chunk_frames, scheduler, workers, force):
+    """Detect cells above a CFAR threshold in every frame of HEATMAP; write a detections-1 table.
+
+    A cell is detected when its linear power exceeds the threshold factor times a noise
+    estimate from the training cells around it (guard cells excluded). The factor is exact for
+    --pfa in exponential noise, also at truncated edges. Rows give frame, range (m), angle
+    (rad), x, y (m), power and snr (power over the noise estimate, linear).
+    """
+    guard = parse_pair(guard_text, "--guard")
+    train = parse_pair(train_text, "--train")
+    edge = _edge(edge_text, doppler)
+    check_output(output, force)
+
+    from radarsp.cfar import NOT_FINITE, cfar, detections
+    from radarsp.errors import RadarspFileError
+    from radarsp.io import open_heatmap, save
+    from radarsp.io.netcdf import dask_progress
+
+    dataset = open_heatmap(heatmap)
+    name = "doppler_power" if doppler else "power"
+    if name not in dataset:
+        raise RadarspFileError(heatmap, name, "missing; --doppler needs a heatmap written "
+                                              "with range-Doppler maps (radarsp heatmap --doppler)")
+    power = dataset[name]
+    dims = ("range", "velocity" if doppler else "angle")
+    settings = dict(method=method, dims=dims, guard=guard, train=train, pfa=pfa, rank=rank,
+                    threshold_factor=threshold_factor, edge=edge)
+    n_frames = power.sizes["frame"]
+    if n_frames == 0:
+        raise RadarspFileError(heatmap, name, "has no frames")
+    if chunk_frames is None:
+        chunk_frames = max(1, 2**24 // max(1, power.size // n_frames))
+
+    def detect(maps):
+        try:
+            return detections(cfar(maps, **settings), maps)
+        except ValueError as err:
+            if str(err) == NOT_FINITE:
+                raise RadarspFileError(heatmap, name, "has NaN or infinite values; expected "
+                                                      "finite linear power") from None
+            hint = next((opt for word, opt in BLAME if word in str(err)), "--train")
+            raise click.BadParameter(str(err), param_hint=hint) from None
+
+    detect(power.isel(frame=slice(0, 1)).load())  # settings errors now, not after a long run
+    # Chunk by chunk (bounded memory), on threads or on the dask.distributed cluster asked for.
+    with dask_client(scheduler, workers), dask_progress(not quiet(), "cfar"):
+        table = detect(power.chunk({"frame": chunk_frames}))
+    save(table, output, force=force)
+    if not quiet():
+        click.echo(f"{output}: {table.sizes['detection']} detections in {n_frames} frames "
+                   f"({method.upper()}-CFAR, " + (f"pfa {pfa:g})" if threshold_factor is None
+                                                 else f"factor {threshold_factor:g})"), err=True)

@@ -1,0 +1,429 @@
+"""Numba kernels of the CFAR detectors (private; imported only when a detector runs).
+
+All kernels work on a stack of maps ``x`` of shape ``(frame, row, col)``, evaluate the cells of
+rows ``[r_lo, r_hi)`` and columns ``[a_lo, a_hi)`` and write cell ``(r, a)`` of ``x`` to
+``(r - pad_r, a - pad_a)`` of the outputs. The wrapper pads periodic ("wrap") axes by the window
+reach and picks the region (all cells, or those whose window fits for "skip"), so the kernels
+know one edge rule only: training cells outside the array do not exist.
+A 1-D detector is the 2-D one on maps of one row with no guard or training along rows.
+
+Window of the cell ``(r, a)`` with guard ``(gr, ga)`` and training ``(tr, ta)`` cells per side,
+``wr = gr + tr`` and ``wa = ga + ta``: training cells are the offsets ``(dr, da)`` with
+``|dr| <= wr``, ``|da| <= wa`` and not (``|dr| <= gr`` and ``|da| <= ga``), i.e. the rectangular
+annulus. Its *leading* half is the offsets before the cell in raster order (``dr < 0``, or
+``dr == 0`` and ``da < 0``), the *lagging* half the ones after it, so in 1-D they are the cells
+before and after the cell under test, and in 2-D they split the annulus along range.
+
+Outputs per cell: ``noise`` (estimate ``Z``), ``threshold = alpha * Z`` with ``alpha`` looked up
+for the cell's actual training-cell counts, ``snr = x / Z`` and ``detected = x > threshold``.
+Sums are accumulated in float64 whatever the input dtype.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.core.extending import intrinsic
+
+CA, GO, SO = 0, 1, 2
+
+
+@njit(cache=True, inline="always")
+def _box(top, bottom, c0, c1):
+    """Sum over columns ``[c0, c1]`` of the rows between summed-area rows ``top`` and ``bottom``.
+
+    With ``top = S[i]`` and ``bottom = S[j]`` (``S[i, c] = sum(x[:i, :c])``) this is the sum of
+    ``x[i:j, c0:c1 + 1]``; it is 0 for an empty range ``c0 = c1 + 1`` or ``i = j``.
+    """
+    return bottom[c1 + 1] - top[c1 + 1] - bottom[c0] + top[c0]
+
+
+@njit(cache=True, inline="always")
+def _next_sat_row(row, previous, following):
+    """``following[j + 1] = previous[j + 1] + sum(row[:j + 1])``: the next summed-area row."""
+    running = 0.0
+    for j in range(row.shape[0]):
+        running += row[j]
+        following[j + 1] = previous[j + 1] + running
+
+
+@njit(cache=True, inline="always")
+def _halves(method, lead, lag, m, n):
+    """GO/SO noise estimate from the half sums ``lead``, ``lag`` of ``m`` and ``n`` cells."""
+    if m == 0:
+        return lag / n
+    if n == 0:
+        return lead / m
+    if method == GO:
+        return max(lead / m, lag / n)
+    return min(lead / m, lag / n)
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def cfar_mean(x, method, guard_r, guard_a, train_r, train_a, r_lo, r_hi, a_lo, a_hi,
+              pad_r, pad_a, alpha_n, alpha_mn, detected, threshold, noise, snr):
+    """CA, GO and SO CFAR with summed-area tables: O(1) work per cell for any window size.
+
+    Only the ``2 (guard_r + train_r) + 2`` summed-area rows a row of cells needs are kept
+    (a ring buffer that stays in cache). Every window sum is four lookups; the leading half
+    is the rows above the cell plus the cells left of it on its row, the lagging half the rest.
+
+    Parameters
+    ----------
+    x : ndarray, shape (frame, R, A), float32 or float64
+        Linear power maps.
+    method : int
+        ``CA`` (0), ``GO`` (1) or ``SO`` (2).
+    guard_r, guard_a, train_r, train_a : int
+        Guard and training cells per side along rows and columns.
+    r_lo, r_hi, a_lo, a_hi : int
+        Region of ``x`` whose cells are evaluated.
+    pad_r, pad_a : int
+        Offset of the outputs in ``x`` (the periodic padding).
+    alpha_n : ndarray, shape (N + 1,)
+        CA threshold factor for ``n`` training cells.
+    alpha_mn : ndarray, shape (M + 1, M + 1)
+        GO/SO threshold factor for ``m`` leading and ``n`` lagging cells.
+    detected, threshold, noise, snr : ndarray, shape (frame, R - 2 pad_r, A - 2 pad_a)
+        Outputs, written in place.
+    """
+    n_frames, n_rows, n_cols = x.shape
+    wr = guard_r + train_r
+    wa = guard_a + train_a
+    depth = 2 * wr + 2
+    # columns whose window is not clipped: [inner0, inner1)
+    inner0 = min(max(a_lo, wa), a_hi)
+    inner1 = max(min(a_hi, n_cols - wa), inner0)
+    for f in prange(n_frames):
+        ring = np.zeros((depth, n_cols + 1))
+        ready = 0
+        for r in range(r_lo, r_hi):
+            r0 = max(r - wr, 0)
+            r1 = min(r + wr, n_rows - 1)
+            g0 = max(r - guard_r, 0)
+            g1 = min(r + guard_r, n_rows - 1)
+            while ready <= r1:
+                _next_sat_row(x[f, ready], ring[ready % depth], ring[(ready + 1) % depth])
+                ready += 1
+            top, bottom = ring[r0 % depth], ring[(r1 + 1) % depth]
+            guard_top, guard_bottom = ring[g0 % depth], ring[(g1 + 1) % depth]
+            above, below = ring[r % depth], ring[(r + 1) % depth]
+            i = r - pad_r
+            out_detected, out_threshold = detected[f, i], threshold[f, i]
+            out_noise, out_snr = noise[f, i], snr[f, i]
+            # unclipped columns: counts and threshold factor are fixed along the row
+            width, guard_width = 2 * wa + 1, 2 * guard_a + 1
+            if method == CA:
+                count = (r1 - r0 + 1) * width - (g1 - g0 + 1) * guard_width
+                _inner_ca(x[f, r], inner0, inner1, wa, guard_a, top, bottom, guard_top,
+                          guard_bottom, 1.0 / count, alpha_n[count], inner0 - pad_a, out_detected,
+                          out_threshold, out_noise, out_snr)
+            else:
+                m = (r - r0) * width - (r - g0) * guard_width + train_a
+                n = (r1 - r) * width - (g1 - r) * guard_width + train_a
+                _inner_halves(method, x[f, r], inner0, inner1, wa, guard_a, top, bottom,
+                              guard_top, guard_bottom, above, below, m, n, alpha_mn[m, n],
+                              inner0 - pad_a, out_detected, out_threshold, out_noise,
+                              out_snr)
+            # clipped columns near the left and right edges
+            for side in range(2):
+                start, stop = (a_lo, inner0) if side == 0 else (inner1, a_hi)
+                for a in range(start, stop):
+                    c0 = max(a - wa, 0)
+                    c1 = min(a + wa, n_cols - 1)
+                    h0 = max(a - guard_a, 0)
+                    h1 = min(a + guard_a, n_cols - 1)
+                    width = c1 - c0 + 1
+                    guard_width = h1 - h0 + 1
+                    if method == CA:
+                        total = _box(top, bottom, c0, c1) - _box(guard_top, guard_bottom, h0, h1)
+                        count = (r1 - r0 + 1) * width - (g1 - g0 + 1) * guard_width
+                        z = total / count
+                        alpha = alpha_n[count]
+                    else:
+                        lead = (_box(top, above, c0, c1) - _box(guard_top, above, h0, h1)
+                                + _box(above, below, c0, h0 - 1))
+                        lag = (_box(below, bottom, c0, c1) - _box(below, guard_bottom, h0, h1)
+                               + _box(above, below, h1 + 1, c1))
+                        m = (r - r0) * width - (r - g0) * guard_width + (h0 - c0)
+                        n = (r1 - r) * width - (g1 - r) * guard_width + (c1 - h1)
+                        z = _halves(method, lead, lag, m, n)
+                        alpha = alpha_mn[m, n]
+                    j = a - pad_a
+                    value = x[f, r, a]
+                    t = alpha * z
+                    noise[f, i, j] = z
+                    threshold[f, i, j] = t
+                    snr[f, i, j] = value / z
+                    detected[f, i, j] = value > t
+
+
+@njit(cache=True, error_model="numpy")
+def _inner_ca(values, start, stop, wa, guard_a, top, bottom, guard_top, guard_bottom,
+              inverse_count, alpha, out_start, detected, threshold, noise, snr):
+    """CA over the unclipped columns ``[start, stop)`` of one row.
+
+    Every operand is a view shifted so the loop index is its only subscript, which lets LLVM
+    drop numba's negative-index handling and vectorise the loop.
+    """
+    n = stop - start
+    if n <= 0:
+        return
+    base = start - wa
+    top_a, top_b = top[base:], top[base + 2 * wa + 1:]
+    bottom_a, bottom_b = bottom[base:], bottom[base + 2 * wa + 1:]
+    guard_top_c, guard_top_d = guard_top[start - guard_a:], guard_top[start + guard_a + 1:]
+    guard_bottom_c = guard_bottom[start - guard_a:]
+    guard_bottom_d = guard_bottom[start + guard_a + 1:]
+    value_k = values[start:]
+    detected_k, threshold_k = detected[out_start:], threshold[out_start:]
+    noise_k, snr_k = noise[out_start:], snr[out_start:]
+    for k in range(n):
+        total = ((bottom_b[k] - top_b[k] - bottom_a[k] + top_a[k])
+                 - (guard_bottom_d[k] - guard_top_d[k] - guard_bottom_c[k] + guard_top_c[k]))
+        z = total * inverse_count
+        value = value_k[k]
+        t = alpha * z
+        noise_k[k] = z
+        threshold_k[k] = t
+        snr_k[k] = value / z
+        detected_k[k] = value > t
+
+
+@njit(cache=True, error_model="numpy")
+def _inner_halves(method, values, start, stop, wa, guard_a, top, bottom, guard_top,
+                  guard_bottom, above, below, m, n, alpha, out_start,
+                  detected, threshold, noise, snr):
+    """GO/SO over the unclipped columns ``[start, stop)`` of one row (see :func:`_inner_ca`)."""
+    count = stop - start
+    if count <= 0:
+        return
+    a, b = start - wa, start + wa + 1
+    c, d = start - guard_a, start + guard_a + 1
+    top_a, top_b, above_a, above_b = top[a:], top[b:], above[a:], above[b:]
+    above_c, above_d, below_a, below_b = above[c:], above[d:], below[a:], below[b:]
+    below_c, below_d, bottom_a, bottom_b = below[c:], below[d:], bottom[a:], bottom[b:]
+    guard_top_c, guard_top_d = guard_top[c:], guard_top[d:]
+    guard_bottom_c, guard_bottom_d = guard_bottom[c:], guard_bottom[d:]
+    value_k = values[start:]
+    detected_k, threshold_k = detected[out_start:], threshold[out_start:]
+    noise_k, snr_k = noise[out_start:], snr[out_start:]
+    inverse_m = 1.0 / m if m > 0 else 0.0
+    inverse_n = 1.0 / n if n > 0 else 0.0
+    for k in range(count):
+        lead = ((above_b[k] - top_b[k] - above_a[k] + top_a[k])
+                - (above_d[k] - guard_top_d[k] - above_c[k] + guard_top_c[k])
+                + (below_c[k] - above_c[k] - below_a[k] + above_a[k]))
+        lag = ((bottom_b[k] - below_b[k] - bottom_a[k] + below_a[k])
+               - (guard_bottom_d[k] - below_d[k] - guard_bottom_c[k] + below_c[k])
+               + (below_b[k] - above_b[k] - below_d[k] + above_d[k]))
+        if m == 0:
+            z = lag * inverse_n
+        elif n == 0:
+            z = lead * inverse_m
+        elif method == GO:
+            z = max(lead * inverse_m, lag * inverse_n)
+        else:
+            z = min(lead * inverse_m, lag * inverse_n)
+        value = value_k[k]
+        t = alpha * z
+        noise_k[k] = z
+        threshold_k[k] = t
+        snr_k[k] = value / z
+        detected_k[k] = value > t
+
+
+@intrinsic
+def _popcount(typingctx, word):
+    """Number of set bits of a uint64 (LLVM ``ctpop``)."""
+    def codegen(context, builder, signature, args):
+        return builder.ctpop(args[0])
+
+    return types.uint64(types.uint64), codegen
+
+
+@intrinsic
+def _trailing_zeros(typingctx, word):
+    """Index of the lowest set bit of a non-zero uint64 (LLVM ``cttz``)."""
+    def codegen(context, builder, signature, args):
+        return builder.cttz(args[0], ir.Constant(ir.IntType(1), 1))
+
+    return types.uint64(types.uint64), codegen
+
+
+@njit(cache=True, inline="always")
+def _toggle(q, delta, words, middle, upper):
+    """Insert (``delta = 1``) or remove (``-1``) rank ``q`` of the rank-space window.
+
+    Unsigned indices spare numba's negative-index handling (~15 % of the OS kernel's time).
+    """
+    u = np.uint64(q)
+    words[u >> np.uint64(6)] ^= np.uint64(1) << (u & np.uint64(63))
+    middle[u >> np.uint64(9)] += delta
+    upper[u >> np.uint64(12)] += delta
+
+
+@njit(cache=True, inline="always")
+def _shift(rank, column, row_from, row_to, n_rows, delta, cursor, words, middle, upper):
+    """Insert or remove the cells of ``column`` in rows ``[row_from, row_to)``.
+
+    ``rank`` is column-major (a column's cells are adjacent). Returns the change of the
+    number of members below the cursor's 4096-rank superblock.
+    """
+    below = 0
+    strip = rank[column * n_rows + row_from:column * n_rows + row_to]
+    for i in range(strip.shape[0]):
+        q = strip[i]
+        _toggle(q, delta, words, middle, upper)
+        below += (q >> 12) < cursor
+    return below * delta
+
+
+@njit(cache=True, inline="always")
+def _window_count(rows0, rows1, guard0, guard1, a, wa, guard_a, n_cols):
+    """Training-cell count of the cell in column ``a`` given its clipped rows."""
+    width = min(a + wa, n_cols - 1) - max(a - wa, 0) + 1
+    guard_width = min(a + guard_a, n_cols - 1) - max(a - guard_a, 0) + 1
+    return (rows1 - rows0 + 1) * width - (guard1 - guard0 + 1) * guard_width
+
+
+@njit(cache=True)
+def radix_order(keys, n_passes):
+    """Stable ascending argsort of unsigned integer ``keys`` by LSD radix sort, 11 bits a pass.
+
+    ``n_passes`` is 3 for 32-bit keys and 6 for 64-bit keys. O(n) per pass, no comparisons.
+    """
+    n = keys.shape[0]
+    order = np.arange(n).astype(np.int32)
+    spare = np.empty(n, np.int32)
+    current = keys.copy()
+    other = np.empty_like(keys)
+    mask = keys.dtype.type(2047)
+    for p in range(n_passes):
+        shift = keys.dtype.type(11 * p)
+        start = np.zeros(2049, np.int64)
+        for i in range(n):
+            start[np.int64((current[i] >> shift) & mask) + 1] += 1
+        for d in range(2048):
+            start[d + 1] += start[d]
+        for i in range(n):
+            d = np.int64((current[i] >> shift) & mask)
+            position = start[d]
+            start[d] = position + 1
+            other[position] = current[i]
+            spare[position] = order[i]
+        current, other = other, current
+        order, spare = spare, order
+    return order
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def cfar_order(x, keys, n_passes, guard_r, guard_a, train_r, train_a, r_lo, r_hi, a_lo, a_hi,
+               pad_r, pad_a, alpha_n, rank_n, detected, threshold, noise, snr):
+    """OS CFAR with a sliding order statistic in rank space.
+
+    Each frame is ranked once by a radix sort of ``keys`` (unsigned integers ordered like
+    the values, shape (frame, R * A); ``n_passes`` as in :func:`radix_order`), which turns
+    values into distinct ranks. The training window of a row of cells is a set of ranks held
+    as a bitset with member counts per 512 and per 4096 ranks (about P/8 bytes for P cells per
+    frame, so it stays in cache). Moving the cell one column
+    inserts and removes ``2 (2 wr + 1)`` cells (plus ``2 (2 gr + 1)`` next to the guard
+    band), O(1) each. The ``k``-th smallest member is found from a cursor over the 4096-rank
+    counts (which moves little from one cell to the next), at most 8 counts of 512 ranks,
+    8 word popcounts and a bit select; no sort per cell.
+
+    Parameters are those of :func:`cfar_mean` plus the sort keys, with ``alpha_n`` and
+    ``rank_n`` the OS threshold factor and 1-based rank for a window of ``n`` training cells.
+    """
+    n_frames, n_rows, n_cols = x.shape
+    wr = guard_r + train_r
+    wa = guard_a + train_a
+    n_cells = n_rows * n_cols
+    n_upper = (n_cells + 4095) // 4096
+    for f in prange(n_frames):
+        flat = x[f].ravel()
+        order = radix_order(keys[f], n_passes)
+        rank = np.empty(n_cells, np.int32)
+        sorted_values = np.empty(n_cells, np.float64)
+        # column-major ranks: the column strips a slide touches are contiguous (row-major
+        # strips of a power-of-two width alias in the L1 cache)
+        for i in range(n_cells):
+            cell = order[i]
+            row = cell // n_cols
+            rank[(cell - row * n_cols) * n_rows + row] = i
+            sorted_values[i] = flat[cell]
+        words = np.zeros(n_upper * 64, np.uint64)
+        middle = np.zeros(n_upper * 8, np.int32)
+        upper = np.zeros(n_upper, np.int32)
+        for r in range(r_lo, r_hi):
+            rows0, rows1 = max(r - wr, 0), min(r + wr, n_rows - 1)
+            guard0, guard1 = max(r - guard_r, 0), min(r + guard_r, n_rows - 1)
+            cursor = 0
+            below = 0
+            count = 0
+            for rr in range(rows0, rows1 + 1):
+                in_guard_rows = guard0 <= rr <= guard1
+                for c in range(max(a_lo - wa, 0), min(a_lo + wa, n_cols - 1) + 1):
+                    if not (in_guard_rows and abs(c - a_lo) <= guard_a):
+                        _toggle(rank[c * n_rows + rr], 1, words, middle, upper)
+                        count += 1
+            for a in range(a_lo, a_hi):
+                k = rank_n[count]
+                while below + upper[cursor] < k:
+                    below += upper[cursor]
+                    cursor += 1
+                while below >= k:
+                    cursor -= 1
+                    below -= upper[cursor]
+                remaining = k - below
+                m = cursor * 8
+                while middle[m] < remaining:
+                    remaining -= middle[m]
+                    m += 1
+                w = m * 8
+                while True:
+                    bits = np.int64(_popcount(words[w]))
+                    if bits >= remaining:
+                        break
+                    remaining -= bits
+                    w += 1
+                word = words[w]
+                for _ in range(remaining - 1):
+                    word &= word - np.uint64(1)
+                z = sorted_values[w * 64 + np.int64(_trailing_zeros(word))]
+                value = x[f, r, a]
+                t = alpha_n[count] * z
+                i, j = r - pad_r, a - pad_a
+                noise[f, i, j] = z
+                threshold[f, i, j] = t
+                snr[f, i, j] = value / z
+                detected[f, i, j] = value > t
+                if a + 1 == a_hi:
+                    break
+                # slide to a + 1: column a - wa leaves and a + 1 + wa enters (on the guard
+                # rows too when train_a > 0); on the guard rows a - guard_a leaves the guard
+                # band (enters the window) and a + 1 + guard_a enters it (leaves the window)
+                for column, delta in ((a - wa, -1), (a + 1 + wa, 1)):
+                    if 0 <= column < n_cols:
+                        if train_a > 0:
+                            below += _shift(rank, column, rows0, rows1 + 1, n_rows, delta,
+                                            cursor, words, middle, upper)
+                        else:
+                            below += _shift(rank, column, rows0, guard0, n_rows, delta,
+                                            cursor, words, middle, upper)
+                            below += _shift(rank, column, guard1 + 1, rows1 + 1, n_rows, delta,
+                                            cursor, words, middle, upper)
+                if train_a > 0:
+                    for column, delta in ((a - guard_a, 1), (a + 1 + guard_a, -1)):
+                        if 0 <= column < n_cols:
+                            below += _shift(rank, column, guard0, guard1 + 1, n_rows, delta,
+                                            cursor, words, middle, upper)
+                count = _window_count(rows0, rows1, guard0, guard1, a + 1, wa, guard_a, n_cols)
+            # empty the window of the row's last cell, ready for the next row
+            last = a_hi - 1
+            for rr in range(rows0, rows1 + 1):
+                in_guard_rows = guard0 <= rr <= guard1
+                for c in range(max(last - wa, 0), min(last + wa, n_cols - 1) + 1):
+                    if not (in_guard_rows and abs(c - last) <= guard_a):
+                        _toggle(rank[c * n_rows + rr], -1, words, middle, upper)
