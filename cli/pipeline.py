@@ -9,20 +9,19 @@ from pathlib import Path
 import click
 
 from cli.cluster import cluster_options, parse_eps
-from cli.common import parse_pair, quiet
+from cli.common import dask_client, parse_pair, quiet, scheduler_options
 
 # Per-frame truth copied into every table the pipeline writes (camera images stay in the
 # heatmap file: repeating them in four tables would only cost disk).
 TABLE_TRUTH = ("target_range", "target_angle", "target_x", "target_y", "target_velocity")
 
 
-def _with_truth(table, heat):
-    """``table`` with the heatmap's per-frame truth attached (``frame`` becomes a coordinate,
-    as xarray requires once a ``frame`` dim exists)."""
+def _with_truth(table, truth):
+    """``table`` with the per-frame truth attached (``frame`` becomes a coordinate, as xarray
+    requires once a ``frame`` dim exists)."""
     table = table.set_coords("frame")
-    for name in TABLE_TRUTH:
-        if name in heat.variables:
-            table[name] = heat[name].variable
+    for name in truth.data_vars:
+        table[name] = truth[name].variable
     return table
 
 
@@ -75,15 +74,20 @@ class _Stages:
               help="Smallest |radial velocity| of a Doppler cluster that pairs, m/s.")
 @click.option("--n-boot", type=click.IntRange(min=0), default=1000, show_default=True,
               help="Bootstrap resamples for the percentile intervals.")
+@click.option("--chunk-frames", type=click.IntRange(min=1), default=256, show_default=True,
+              help="Frames per chunk for the frame-wise stages (bounds memory).")
+@scheduler_options
 @click.option("--force", is_flag=True, help="Write into a non-empty run directory.")
 def command(csi, output, beamformer, window, angle_bins, max_range, doppler, cfar_method, guard,
             train, pfa, rank, eps, min_samples, space, weights, range_tol, min_speed, n_boot,
-            force):
+            chunk_frames, scheduler, workers, force):
     """Run the statistical localiser on CSI (csi-1) and print its evaluation table.
 
     heatmap (range-angle power) -> 2-D CFAR -> DBSCAN -> genie-aided and strongest-cluster
     estimates -> 50th/90th percentile x-y errors (m) and miss rates against the truth the
-    CSI file carries. Every intermediate file is written to the run directory.
+    CSI file carries. Every intermediate file is written to the run directory. The heatmap and
+    CFAR stages run --chunk-frames frames at a time (files larger than memory work), on threads
+    or on a dask.distributed cluster (--workers N, --scheduler ADDRESS).
 
     The CFAR and DBSCAN defaults won a grid search on simulated parking-lot frames
     (benchmarks/bench_statistical.py); other scenes and radios need their own.
@@ -96,7 +100,7 @@ def command(csi, output, beamformer, window, angle_bins, max_range, doppler, cfa
     from radarsp.cluster import cluster
     from radarsp.errors import RadarspFileError
     from radarsp.heatmap import heatmap_dataset
-    from radarsp.io import open_csi, save
+    from radarsp.io import open_csi, open_heatmap, save
     from radarsp.match import cross_domain_match, genie_match, strongest
     from radarsp.plot import plot_error_cdf, save_figure
 
@@ -106,7 +110,7 @@ def command(csi, output, beamformer, window, angle_bins, max_range, doppler, cfa
     if run_dir.exists() and any(run_dir.iterdir()) and not force:
         raise FileExistsError(f"{run_dir}: run directory is not empty; pass --force to "
                               "overwrite its files")
-    scenes = open_csi(csi)
+    scenes = open_csi(csi, chunks={"frame": chunk_frames})
     for name in ("target_x", "target_y"):
         if name not in scenes.variables:
             raise RadarspFileError(csi, name, "missing; the pipeline evaluates against the "
@@ -118,40 +122,41 @@ def command(csi, output, beamformer, window, angle_bins, max_range, doppler, cfa
         save(ds, run_dir / name, schema=schema, force=True)
 
     windows = tuple(window.split(",")) if "," in window else window
-    heat = stages.run("heatmap", lambda: heatmap_dataset(
-        scenes, doppler=doppler, window=windows, max_range=max_range, beamformer=beamformer,
-        angle_bins=angle_bins).load())
-    write(heat, "heatmap.nc", "heatmap-1")
-    cfar_options = dict(method=cfar_method, guard=guard, train=train, pfa=pfa, rank=rank)
-    det = stages.run("cfar", lambda: detections(cfar(heat["power"], **cfar_options),
-                                                heat["power"]))
-    write(_with_truth(det, heat), "detections.nc", "detections-1")
+    with dask_client(scheduler, workers):
+        stages.run("heatmap", lambda: save(heatmap_dataset(
+            scenes, doppler=doppler, window=windows, max_range=max_range, beamformer=beamformer,
+            angle_bins=angle_bins), run_dir / "heatmap.nc", force=True, progress=not quiet()))
+        heat = open_heatmap(run_dir / "heatmap.nc", chunks={"frame": chunk_frames})
+        truth = heat[[n for n in TABLE_TRUTH if n in heat.variables]].load()
+        cfar_options = dict(method=cfar_method, guard=guard, train=train, pfa=pfa, rank=rank)
+        det = stages.run("cfar", lambda: detections(cfar(heat["power"], **cfar_options),
+                                                    heat["power"]))
+        if doppler:
+            rd_power = heat["doppler_power"]
+            # The velocity axis of a DFT over symbols is periodic: its training cells wrap.
+            rd_det = detections(cfar(rd_power, dims=("range", "velocity"),
+                                     edge=("truncate", "wrap"), **cfar_options), rd_power)
+    write(_with_truth(det, truth), "detections.nc", "detections-1")
     weights = None if weights == "none" else weights
     clusters = stages.run("cluster", cluster, det, eps=scale, min_samples=min_samples,
                           space=space, weights=weights)
-    write(_with_truth(clusters, heat), "clusters.nc", "clusters-1")
-    truth = heat[[n for n in TABLE_TRUTH if n in heat.variables]]
+    write(_with_truth(clusters, truth), "clusters.nc", "clusters-1")
     named = stages.run("match", lambda: {
         "genie": genie_match(clusters, truth),
         "strongest": strongest(clusters, heat["frame"].values),
     })
     if doppler:
-        rd_power = heat["doppler_power"]
-        # The velocity axis of a DFT over symbols is periodic: its training cells wrap.
-        rd_det = detections(cfar(rd_power, dims=("range", "velocity"),
-                                 edge=("truncate", "wrap"), **cfar_options), rd_power)
-        write(_with_truth(rd_det, heat), "detections-doppler.nc", "detections-1")
+        write(_with_truth(rd_det, truth), "detections-doppler.nc", "detections-1")
         rd_clusters = cluster(rd_det, min_samples=min_samples, space="range-velocity",
                               weights=weights)
-        write(_with_truth(rd_clusters, heat), "clusters-doppler.nc",
-              "clusters-1")
+        write(_with_truth(rd_clusters, truth), "clusters-doppler.nc", "clusters-1")
         named["cross-domain"] = cross_domain_match(clusters, rd_clusters, range_tol=range_tol,
                                                    min_speed=min_speed,
                                                    frames=heat["frame"].values)
     for method, estimates in named.items():
-        for name in TABLE_TRUTH:
-            if name in heat.variables and name not in estimates.variables:
-                estimates[name] = heat[name].variable
+        for name in truth.data_vars:
+            if name not in estimates.variables:
+                estimates[name] = truth[name].variable
         write(estimates, f"estimates-{method}.nc", "estimates-1")
     errors, table = evaluate(named, truth, n_boot=n_boot)
     save_figure(plot_error_cdf(errors), run_dir / "cdf.png", force=True)

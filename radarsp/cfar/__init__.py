@@ -439,7 +439,9 @@ def _detections_by_chunk(result: xr.Dataset, power: xr.DataArray | None) -> xr.D
     """:func:`detections` of a dask-backed result, computed per frame chunk in one graph."""
     import dask
 
-    edges = np.cumsum((0,) + result["detected"].chunksizes["frame"])
+    detected = result["detected"]
+    # chunks of the map itself (coordinates along frame may be chunked differently)
+    edges = np.cumsum((0,) + detected.data.chunks[detected.get_axis_num("frame")])
     parts = []
     for start, stop in zip(edges[:-1], edges[1:]):
         block = slice(int(start), int(stop))
