@@ -8,6 +8,7 @@ module calls its namesake function, and ``import radarsp.cluster as m`` still gi
 
 from __future__ import annotations
 
+import importlib
 import sys
 import types
 
@@ -15,6 +16,10 @@ import types
 class _CallableModule(types.ModuleType):
     def __call__(self, *args, **kwargs):
         return getattr(self, self.__name__.rsplit(".", 1)[-1])(*args, **kwargs)
+
+    def __reduce__(self):
+        # by reference, as (cloud)pickle treats plain modules: dask.distributed ships closures
+        return importlib.import_module, (self.__name__,)
 
 
 def make_callable(module_name: str) -> None:

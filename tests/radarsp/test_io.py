@@ -201,3 +201,13 @@ def test_zarr_store_round_trip_and_force(tmp_path, csi_ds):
     radarsp.save(other, store, force=True)
     np.testing.assert_array_equal(radarsp.open_csi(store).csi.values, other.csi.values)
     assert [p.name for p in tmp_path.iterdir()] == ["s.zarr"]
+
+
+def test_callable_modules_pickle_by_reference():
+    import pickle
+
+    import cloudpickle
+
+    for module in (radarsp.cfar, radarsp.cluster, radarsp.simulate):
+        assert callable(module)
+        assert pickle.loads(cloudpickle.dumps(module)) is module
