@@ -13,7 +13,7 @@ $(BIN)/python:
 # torch first, pinned, so nothing later can pull a CUDA build from the registry.
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install torch==2.13.0
-	$(BIN)/pip install -e '.[learn,test]'
+	$(BIN)/pip install -e '.[learn,test,distributed]'
 	touch $(STAMP)
 
 install: $(STAMP)
