@@ -1,0 +1,49 @@
+"""Process-group set-up for torch DistributedDataParallel runs started by ``torchrun``.
+
+``torchrun --nproc_per_node N`` sets ``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR`` and
+``MASTER_PORT`` in each process; :func:`process_group` initialises torch.distributed from them
+(gloo on CPU, nccl when the run uses CUDA) and tears it down afterwards. Without those
+variables it does nothing, so the same code path serves single-process runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+
+def launched_by_torchrun() -> bool:
+    """Whether this process is one of several started by torchrun (``WORLD_SIZE`` > 1)."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+@contextlib.contextmanager
+def process_group(device: str = "cpu"):
+    """Initialise torch.distributed for the block when launched by torchrun.
+
+    Parameters
+    ----------
+    device : {"cpu", "cuda", "auto"}
+        Training device: nccl is used for CUDA, gloo otherwise.
+
+    Yields
+    ------
+    tuple of int
+        ``(rank, world_size)``; ``(0, 1)`` for a single process.
+    """
+    import torch
+    import torch.distributed as dist
+
+    if not launched_by_torchrun() or dist.is_initialized():
+        yield (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
+        return
+    use_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
+    backend = "nccl" if use_cuda else "gloo"
+    if use_cuda:
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    dist.init_process_group(backend=backend)
+    try:
+        yield dist.get_rank(), dist.get_world_size()
+    finally:
+        dist.barrier()
+        dist.destroy_process_group()
