@@ -55,7 +55,10 @@ ATTRS: dict[str, dict[str, str]] = {
     "target_y": {"units": "m", "long_name": "target centre y (down-range, boresight)"},
     "target_velocity": {"units": "m/s", "long_name": "target radial velocity (positive receding)"},
     "image": {"units": "1", "long_name": "camera frame (RGB, uint8)"},
-    "target_box": {"units": "pixel", "long_name": "target bounding box in image"},
+    "target_box": {
+        "units": "pixel",
+        "long_name": "target bounding box in image (col0, row0, col1, row1), inclusive pixels",
+    },
     # heatmap-1
     "range": {"units": "m", "long_name": "range (bin centre)"},
     "angle": {"units": "rad", "long_name": "azimuth angle (bin centre, positive towards +x)"},

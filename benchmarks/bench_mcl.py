@@ -1,0 +1,230 @@
+"""Accuracy and wall-clock of the MCL localiser against supervised and genie-aided CFAR.
+
+One run, on simulated parking-lot data (training file and validation file from different
+seeds, so no validation frame or sequence is ever seen in training):
+
+1. simulate + heatmap (training and validation files);
+2. supervised localiser on ground truth (upper bound; uses every training label);
+3. MCL backbone (label-free: early stopping on held-out contrastive loss);
+4. MCL self-labels of the training frames (for the localiser) and of the validation frames
+   (scored), with every attention map (attribution = input x gradient, gradient x
+   activation, equation-2 conv);
+5. localiser on the training self-labels (label-free: early stopping on held-out self-labels);
+6. genie-aided CFAR (2-D CA-CFAR + DBSCAN + the cluster nearest the truth) and the strongest
+   return, on the validation heatmaps.
+
+Errors are Euclidean x-y, metres, on the same validation frames. The table goes to
+``benchmarks/results/mcl.md``.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_mcl.py            # 10,000 + 2,000 frames
+    .venv/bin/python benchmarks/bench_mcl.py --quick    # 600 + 300 frames, smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _clock(times: dict, name: str, function, *args, **kwargs):
+    start = time.perf_counter()
+    result = function(*args, **kwargs)
+    times[name] = time.perf_counter() - start
+    print(f"[{name}] {times[name]:.1f} s", file=sys.stderr, flush=True)
+    return result
+
+
+def make_data(path: Path, frames: int, seed: int) -> None:
+    """Simulate parking-lot CSI in blocks and write its heatmap-1 file."""
+    import xarray as xr
+
+    from radarsp.heatmap import heatmap_dataset
+    from radarsp.io import save
+    from radarsp.simulate import simulate
+
+    block = 1500  # a multiple of the 15-frame sequences, so blocks join seamlessly
+    parts = [heatmap_dataset(simulate("parking-lot", frames=min(block, frames - start),
+                                      seed=seed, start=start))
+             for start in range(0, frames, block)]
+    save(xr.concat(parts, dim="frame") if len(parts) > 1 else parts[0], path, force=True)
+
+
+def errors_of(estimates_path: Path, truth) -> np.ndarray:
+    from radarsp.io import open_estimates
+    from radarsp.metrics import localisation_error
+
+    return localisation_error(open_estimates(estimates_path), truth).values
+
+
+def genie_cfar(heatmap_path: Path, out_dir: Path) -> dict[str, Path]:
+    """CA-CFAR + DBSCAN on the validation heatmaps; genie and strongest-cluster picks."""
+    from radarsp.cfar import cfar, detections
+    from radarsp.cluster import cluster
+    from radarsp.io import open_heatmap, save
+    from radarsp.match import genie_match, strongest
+
+    heat = open_heatmap(heatmap_path).load()
+    det = detections(cfar(heat["power"]), heat["power"])
+    clusters = cluster(det)
+    truth = heat[["target_range", "target_angle", "target_x", "target_y"]]
+    out = {"genie": out_dir / "genie.nc", "strongest": out_dir / "strongest.nc"}
+    save(genie_match(clusters, truth), out["genie"], schema="estimates-1", force=True)
+    save(strongest(clusters, heat.sizes["frame"]), out["strongest"], schema="estimates-1",
+         force=True)
+    return out
+
+
+def throughput(run_dir: Path) -> float:
+    """Median training samples/s over the run's epochs."""
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    return float(np.median([json.loads(line)["train_samples_per_s"] for line in lines]))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--frames", type=int, default=10_000, help="training frames")
+    parser.add_argument("--val-frames", type=int, default=2_000, help="validation frames")
+    parser.add_argument("--train-seed", type=int, default=1)
+    parser.add_argument("--val-seed", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0, help="training seed (init, split, order)")
+    parser.add_argument("--quick", action="store_true", help="600 + 300 frames, 2 epochs")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    parser.add_argument("--workdir", type=Path, default=ROOT / "benchmarks" / ".work" / "mcl")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "mcl.md")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.frames, args.val_frames = 600, 300
+
+    import torch
+
+    from radarsp.io import open_heatmap
+    from radarsp_learn.train import TrainConfig, run_predict, run_selflabel, train
+
+    torch.set_num_threads(args.threads)
+    work = args.workdir
+    work.mkdir(parents=True, exist_ok=True)
+    train_nc, val_nc = work / "train.nc", work / "val.nc"
+    times: dict[str, float] = {}
+    _clock(times, "simulate+heatmap (train)", make_data, train_nc, args.frames, args.train_seed)
+    _clock(times, "simulate+heatmap (val)", make_data, val_nc, args.val_frames, args.val_seed)
+    truth = open_heatmap(val_nc)[["target_x", "target_y"]].load()
+    quick = {"epochs": 2} if args.quick else {}
+
+    summaries = {}
+    summaries["supervised"] = _clock(
+        times, "supervised train", train,
+        TrainConfig(objective="supervised", seed=args.seed, **quick), train_nc,
+        work / "supervised", force=True, progress=False)
+    _clock(times, "supervised predict", run_predict, work / "supervised", val_nc,
+           work / "supervised.nc", force=True, progress=False)
+
+    summaries["mcl"] = _clock(times, "MCL train", train,
+                              TrainConfig(objective="mcl", seed=args.seed, **quick), train_nc,
+                              work / "mcl", force=True, progress=False)
+    _clock(times, "MCL self-label (train frames)", run_selflabel, work / "mcl", train_nc,
+           work / "selflabels-train.nc", force=True, progress=False)
+    for method in ("attribution", "gradient_x_activation", "conv"):
+        _clock(times, f"MCL self-label (val, {method})", run_selflabel, work / "mcl", val_nc,
+               work / f"selflabels-val-{method}.nc", method=method, force=True,
+               progress=False)
+    summaries["localiser"] = _clock(
+        times, "localiser train", train,
+        TrainConfig(objective="localiser", labels=str(work / "selflabels-train.nc"),
+                    seed=args.seed, **quick), train_nc, work / "localiser", force=True,
+        progress=False)
+    _clock(times, "localiser predict", run_predict, work / "localiser", val_nc,
+           work / "localiser.nc", force=True, progress=False)
+    try:
+        cfar_paths = _clock(times, "genie-aided CFAR (val)", genie_cfar, val_nc, work)
+    except ImportError as err:  # a toolkit stage not there yet
+        print(f"genie-aided CFAR unavailable: {err}", file=sys.stderr)
+        cfar_paths = {}
+
+    train_truth = open_heatmap(train_nc)[["target_x", "target_y"]].load()
+    rows = [
+        ("supervised localiser", errors_of(work / "supervised.nc", truth),
+         f"{summaries['supervised']['labels_used']} (all training frames)"),
+        ("MCL self-labels, attribution (input x gradient)",
+         errors_of(work / "selflabels-val-attribution.nc", truth), "0"),
+        ("MCL self-labels, gradient x activation",
+         errors_of(work / "selflabels-val-gradient_x_activation.nc", truth), "0"),
+        ("MCL self-labels, equation 2 (conv2d)",
+         errors_of(work / "selflabels-val-conv.nc", truth), "0"),
+        ("MCL localiser (on training self-labels)", errors_of(work / "localiser.nc", truth), "0"),
+    ]
+    for name, path in cfar_paths.items():
+        label = {"genie": "genie-aided CFAR (CA 2-D + DBSCAN, default settings)",
+                 "strongest": "strongest CFAR cluster"}[name]
+        used = "every frame's truth (genie)" if name == "genie" else "0"
+        rows.append((label, errors_of(path, truth), used))
+    selflabel_train = errors_of(work / "selflabels-train.nc", train_truth)
+
+    chain = sum(times[k] for k in ("MCL train", "MCL self-label (train frames)",
+                                   "localiser train", "localiser predict"))
+    command = " ".join(["cd", str(ROOT), "&&", ".venv/bin/python", "benchmarks/bench_mcl.py",
+                         *map(shlex.quote, (argv if argv is not None else sys.argv[1:]))])
+    lines = [
+        "## MCL self-supervised localiser (`radarsp_learn`, issue 6)",
+        "",
+        f"Simulated parking lot: {args.frames} training frames (seed {args.train_seed}), "
+        f"{args.val_frames} validation frames (seed {args.val_seed}); default "
+        "`TrainConfig` (64 x 64 model grid and images); training seed "
+        f"{args.seed}; torch {torch.__version__}, {args.threads} threads on "
+        f"{os.cpu_count()} cores ({platform.machine()}), machine shared with other jobs "
+        "(timings are noisy, orderings are not).",
+        "",
+        "| method | 50th %ile (m) | 90th %ile (m) | ground-truth labels used |",
+        "|---|---|---|---|",
+    ]
+    for name, errors, used in rows:
+        p50, p90 = np.nanpercentile(errors, [50, 90])
+        miss = np.isnan(errors).mean()
+        note = f" ({100 * miss:.0f} % missed)" if miss else ""
+        lines.append(f"| {name}{note} | {p50:.2f} | {p90:.2f} | {used} |")
+    p50, p90 = np.percentile(selflabel_train, [50, 90])
+    lines += [
+        "",
+        f"MCL self-labels on the *training* frames the localiser learns from: {p50:.2f} m / "
+        f"{p90:.2f} m (50th / 90th %ile). MCL stopped at epoch "
+        f"{summaries['mcl']['best_epoch']} of {summaries['mcl']['epochs_run']} run "
+        f"(held-out contrastive loss {summaries['mcl']['best_loss']:.3f}); the localiser at "
+        f"epoch {summaries['localiser']['best_epoch']} (held-out self-label loss).",
+        "",
+        "| stage | wall-clock (s) | training samples/s |",
+        "|---|---|---|",
+    ]
+    rates = {"supervised train": throughput(work / "supervised"),
+             "MCL train": throughput(work / "mcl"),
+             "localiser train": throughput(work / "localiser")}
+    for name, seconds in times.items():
+        rate = f"{rates[name]:.0f}" if name in rates else ""
+        lines.append(f"| {name} | {seconds:.1f} | {rate} |")
+    lines += [
+        "",
+        f"MCL chain end to end (MCL train + self-label training frames + localiser train + "
+        f"predict), default configuration, {args.frames} frames: **{chain / 60:.1f} min**.",
+        "",
+        f"Reproduce: `{command}`",
+        "",
+    ]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines))
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

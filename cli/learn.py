@@ -1,0 +1,206 @@
+"""`radarsp-learn`: train MCL and localisers, self-label and predict (the torch extension).
+
+torch is imported only inside the subcommands, so ``radarsp-learn --help`` is fast; without
+torch every subcommand says how to install the extra and exits with status 1.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import sys
+
+import click
+
+from cli.common import check_output, force_option, output_option, quiet, run_guarded
+
+INSTALL_HINT = ("radarsp-learn needs PyTorch, which is not installed; install the extra with:  "
+                "pip install 'radarsp[learn]'")
+
+
+def _torch_available() -> bool:
+    try:
+        return importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("radarsp")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+device_option = click.option(
+    "--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True,
+    help="Where to run; auto picks cuda when available.")
+
+
+@click.group()
+@click.version_option(_version(), prog_name="radarsp-learn")
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
+@click.option("-q", "--quiet", "quiet_", is_flag=True,
+              help="Only errors on stderr; no progress bars.")
+@click.pass_context
+def main(ctx, verbose, quiet_):
+    """radarsp-learn: self-supervised radio localisation from paired radio-visual data.
+
+    \b
+    Typical flow (masked contrastive learning, paper "Look, Radiate, and Learn"):
+      radarsp-learn train --objective mcl data.nc -o runs/mcl
+      radarsp-learn selflabel runs/mcl data.nc -o selflabels.nc
+      radarsp-learn train --objective localiser --labels selflabels.nc data.nc -o runs/loc
+      radarsp-learn predict runs/loc data.nc -o estimates.nc
+      radarsp evaluate estimates.nc --truth data.nc
+
+    Input files are heatmap-1 (power in linear units; range in m, angle in rad) carrying the
+    camera `image` and `target_box`. Outputs are estimates-1 tables (range m, angle rad, x/y m).
+    """
+    levels = (logging.WARNING, logging.INFO, logging.DEBUG)
+    level = logging.ERROR if quiet_ else levels[min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    ctx.obj = {"quiet": quiet_}
+    if not _torch_available():
+        click.echo(f"Error: {INSTALL_HINT}", err=True)
+        sys.exit(1)
+
+
+def _fail(err: Exception):
+    """A problem with the user's inputs that is not a usage error: one line, status 1."""
+    raise click.ClickException(str(err)) from err
+
+
+@main.command("train")
+@click.argument("data", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
+              help="Run directory (config.json, last.pt, best.pt, metrics.jsonl).")
+@click.option("--objective", default="mcl", show_default=True,
+              help="mcl (self-supervised backbone), scl (spatial contrastive), cl (contrastive "
+                   "without the visual mask), localiser (on --labels self-labels), "
+                   "supervised (on ground truth: the upper-bound baseline), or another "
+                   "objective registered in radarsp_learn.objectives.")
+@click.option("--labels", type=click.Path(exists=True, dir_okay=False),
+              help="estimates-1 self-labels for --objective localiser.")
+@click.option("--epochs", type=click.IntRange(min=1),
+              help="Maximum epochs; early stopping on held-out loss may end sooner. "
+                   "[default: mcl 8, localiser/supervised 10]")
+@click.option("--batch-size", type=click.IntRange(min=2),
+              help="Frames per step. [default: mcl 128, localiser/supervised 64]")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True),
+              help="AdamW learning rate. [default: mcl 1e-3, localiser/supervised 2e-3]")
+@click.option("--seed", type=int,
+              help="Seed of initialisation, split and batch order. [default: 0]")
+@click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              help="Fraction of sequences held out for early stopping. [default: 0.1]")
+@click.option("--mask-padding", type=float,
+              help="Pixels the visual target mask grows by (negative shrinks). [default: 0]")
+@click.option("--queue-size", type=click.IntRange(min=0),
+              help="MoCo queue of K negatives; 0 uses in-batch negatives. [default: 0]")
+@click.option("--set", "settings", multiple=True, metavar="NAME=VALUE",
+              help="Any other training setting (a TrainConfig field), e.g. --set feature_dim=32 "
+                   "--set grid_shape=32,32; repeatable.")
+@device_option
+@click.option("--resume", is_flag=True,
+              help="Continue the run in OUTPUT from its last checkpoint (its data and settings; "
+                   "a larger --epochs extends it).")
+@force_option
+def train_command(data, output, objective, labels, epochs, batch_size, lr, seed, val_fraction,
+                  mask_padding, queue_size, settings, device, resume, force):
+    """Train an objective on the heatmap-1 file DATA."""
+    from radarsp_learn.distributed import process_group
+    from radarsp_learn.objectives import OBJECTIVES
+    from radarsp_learn.train import TrainConfig, parse_settings, train
+
+    if objective not in OBJECTIVES:
+        raise click.BadParameter(f"expected one of {', '.join(sorted(OBJECTIVES))}",
+                                 param_hint="--objective")
+    if objective == "localiser" and labels is None and not resume:
+        raise click.UsageError("--objective localiser needs --labels SELFLABELS.nc")
+    given = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
+             "val_fraction": val_fraction, "mask_padding": mask_padding,
+             "queue_size": queue_size}
+    try:
+        extra = parse_settings(settings)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--set") from err
+    config = TrainConfig(objective=objective, labels=labels, device=device,
+                         **{**extra, **{k: v for k, v in given.items() if v is not None}})
+    # Under `torchrun --nproc_per_node N` this joins the process group and trains with DDP.
+    with process_group(device) as (rank, _):
+        try:
+            summary = train(config, data, output, resume=resume, force=force,
+                            progress=not quiet() and rank == 0)
+        except ValueError as err:
+            _fail(err)
+    if rank:
+        return
+    click.echo(f"{output}: {summary['epochs_run']} epochs, best held-out loss "
+               f"{summary['best_loss']:.4f} at epoch {summary['best_epoch']}, "
+               f"{summary['labels_used']} ground-truth labels used, "
+               f"{summary['seconds']:.0f} s")
+
+
+@main.command("selflabel")
+@click.argument("run", type=click.Path(exists=True, file_okay=False))
+@click.argument("data", type=click.Path(exists=True, dir_okay=False))
+@output_option()
+@click.option("--method", type=click.Choice(["attribution", "gradient_x_activation", "conv"]),
+              default="attribution", show_default=True,
+              help="Attention map: input x gradient on the heatmap, gradient x activation on "
+                   "radio features, or the paper's equation-2 conv2d.")
+@click.option("--smoothing", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Box size (map cells) averaged before the peak search.")
+@click.option("--calibrate-with-labels", "calibration_labels", type=click.IntRange(min=0),
+              default=0, show_default=True,
+              help="Fit the one-off systematic-offset calibration on the ground truth of this "
+                   "many frames (NOT label-free; recorded as labels_used in the output).")
+@device_option
+@force_option
+def selflabel_command(run, data, output, method, smoothing, calibration_labels, device, force):
+    """Self-label every frame of DATA with the MCL run RUN (camera + box, no ground truth)."""
+    from radarsp_learn.train import run_selflabel
+
+    check_output(output, force)
+    try:
+        run_selflabel(run, data, output, method=method, smoothing=smoothing,
+                      calibration_labels=calibration_labels, force=force,
+                      progress=not quiet(), device=device)
+    except ValueError as err:
+        _fail(err)
+    click.echo(f"wrote {output}")
+
+
+@main.command("predict")
+@click.argument("run", type=click.Path(exists=True, file_okay=False))
+@click.argument("data", type=click.Path(exists=True, dir_okay=False))
+@output_option()
+@device_option
+@force_option
+def predict_command(run, data, output, device, force):
+    """Radio-only target estimates for every frame of DATA with the localiser run RUN."""
+    from radarsp_learn.train import run_predict
+
+    check_output(output, force)
+    try:
+        run_predict(run, data, output, force=force, progress=not quiet(), device=device)
+    except ValueError as err:
+        _fail(err)
+    click.echo(f"wrote {output}")
+
+
+def _register_reproduce() -> None:
+    from cli.learn_reproduce import command as reproduce
+
+    main.add_command(reproduce, "reproduce")
+
+
+_register_reproduce()
+for _command in main.commands.values():
+    run_guarded(_command)
+
+
+if __name__ == "__main__":
+    main()

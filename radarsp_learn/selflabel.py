@@ -1,0 +1,275 @@
+"""Target self-labels from a trained MCL model (paper sections 4.1-4.2, equations 2-3).
+
+Two attention maps, one peak finder, one rescaling:
+
+* ``"conv"``: equation 2, ``h_n = conv2d(f^r_n(r), f^v_m(gamma ⊙ v))`` -- the masked image's
+  spatial features, cropped to the mask's support on the feature grid, slid as a kernel over
+  the radio features (:func:`attention_conv`). It only localises if radio and vision channels
+  happen to align, which contrastive training through flattening projectors does not ask for.
+* ``"attribution"`` (default): where on the heatmap the cross-modal similarity
+  ``s = q^r . q^v`` comes from -- input x gradient on the heatmap, ``r ⊙ ds/dr``, on the
+  model grid (:func:`attribution_maps`, ``kind="input_x_gradient"``), or gradient x
+  activation on the radio features, ``relu(sum_c f_c ds/df_c)`` on the feature grid
+  (``kind="gradient_x_activation"``).
+
+The maximum (equation 3) is refined to sub-cell precision by a parabola through the peak and
+its two neighbours along each axis (:func:`refine_peak`), rescaled from the map's grid to the
+model grid and to range/angle by :class:`radarsp_learn.grid.Grid`.
+
+Label-free: nothing here reads ground truth. :func:`calibration_offset` (the paper's one-off
+systematic-offset calibration) does need labelled frames; it is opt-in and its callers record
+how many labels it used.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from radarsp_learn.data import RadioVisualFrames, batch_order, estimates_dataset
+from radarsp_learn.grid import rescale_index
+
+Method = Literal["attribution", "gradient_x_activation", "conv"]
+
+
+def feature_support(mask: torch.Tensor, feature_shape: tuple[int, int]) -> torch.Tensor:
+    """Feature-grid cells that see any pixel of the mask: (B, 1, H, W) -> (B, h, w) bool.
+
+    Feature cell ``j`` of a backbone with stride ``s`` covers pixels ``[j s, (j + 1) s)``,
+    which is what an adaptive max pool over those pixels reports.
+    """
+    return F.adaptive_max_pool2d(mask.float(), feature_shape)[:, 0] > 0
+
+
+def _support_box(support: torch.Tensor) -> tuple[int, int, int, int]:
+    """(row0, row1, col0, col1), end-exclusive, of the True cells; the whole grid if none."""
+    rows = torch.nonzero(support.any(dim=1)).flatten()
+    cols = torch.nonzero(support.any(dim=0)).flatten()
+    if len(rows) == 0:
+        return 0, support.shape[0], 0, support.shape[1]
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def attention_conv(radio_features: torch.Tensor, vision_features: torch.Tensor,
+                   support: torch.Tensor) -> torch.Tensor:
+    """Equation 2 for a batch: each sample's cropped masked-vision features as its own kernel.
+
+    Parameters
+    ----------
+    radio_features : Tensor, shape (B, C, h, w)
+        f^r(r).
+    vision_features : Tensor, shape (B, C, h, w)
+        f^v(gamma ⊙ v) on the same h x w grid.
+    support : Tensor of bool, shape (B, h, w)
+        The mask's support on the feature grid (:func:`feature_support`); each sample's kernel
+        is ``vision_features`` cropped to the bounding box of its support, (C, kh, kw).
+
+    Returns
+    -------
+    Tensor, shape (B, h, w)
+        ``h_n = sum_{c,i,j} f^r_c[n_row + i - p_row, n_col + j - p_col] kernel_c[i, j]``
+        with zero padding and ``p_row = (kh - 1) // 2``, ``p_col = (kw - 1) // 2``: the
+        kernel's centre cell (the upper-left of the two centres for even sizes) sits on
+        ``n``, so the output grid is the input grid. This is ``torch.nn.functional.conv2d``
+        (a cross-correlation) of the zero-padded radio map.
+
+    Notes
+    -----
+    Kernels differ in size per sample; each is placed in a ``(2h - 1) x (2w - 1)`` canvas with
+    its centre cell on the canvas centre, and all samples run as one grouped convolution with
+    padding ``(h - 1, w - 1)`` -- identical to a per-sample loop, in one call.
+    """
+    batch, channels, rows, cols = radio_features.shape
+    canvas = radio_features.new_zeros(batch, channels, 2 * rows - 1, 2 * cols - 1)
+    for b in range(batch):
+        row0, row1, col0, col1 = _support_box(support[b])
+        kernel = vision_features[b, :, row0:row1, col0:col1]
+        top = rows - 1 - (row1 - row0 - 1) // 2
+        left = cols - 1 - (col1 - col0 - 1) // 2
+        canvas[b, :, top:top + row1 - row0, left:left + col1 - col0] = kernel
+    out = F.conv2d(radio_features.reshape(1, batch * channels, rows, cols), canvas,
+                   padding=(rows - 1, cols - 1), groups=batch)
+    return out.view(batch, rows, cols)
+
+
+def attribution_maps(objective, batch: dict[str, torch.Tensor], *,
+                     kind: Literal["input_x_gradient", "gradient_x_activation"]
+                     = "input_x_gradient") -> torch.Tensor:
+    """Where on the radio input the cross-modal similarity ``s = q^r . q^v`` comes from.
+
+    Parameters
+    ----------
+    objective : MaskedContrastive
+        Trained model (its live encoders are used).
+    batch : dict
+        ``heatmap``, ``image``, ``mask`` as from :meth:`RadioVisualFrames.batch`.
+    kind : {"input_x_gradient", "gradient_x_activation"}
+        ``r ⊙ ds/dr`` on the model grid, shape (B, H, W); or ``relu(sum_c f_c ds/df_c)`` on
+        the radio feature grid, shape (B, h, w).
+
+    Returns
+    -------
+    Tensor
+        One map per sample. Samples do not interact (GroupNorm), so one backward pass of
+        ``sum_b s_b`` gives every sample's own gradient.
+    """
+    with torch.no_grad():
+        vision = objective.embed_vision(objective.masked_image(batch))
+    with torch.enable_grad():
+        heatmap = batch["heatmap"].detach().requires_grad_(kind == "input_x_gradient")
+        features = objective.radio_backbone(heatmap)
+        if kind == "gradient_x_activation":
+            features.retain_grad()
+        radio = F.normalize(objective.radio_projector(features), dim=1)
+        (radio * vision).sum().backward()
+    if kind == "input_x_gradient":
+        return (heatmap * heatmap.grad)[:, 0].detach()
+    if kind == "gradient_x_activation":
+        return (features * features.grad).sum(dim=1).clamp_min(0).detach()
+    raise ValueError(f"kind must be 'input_x_gradient' or 'gradient_x_activation', got {kind!r}")
+
+
+def conv_attention_maps(objective, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Equation 2 maps on the radio feature grid, shape (B, h, w)."""
+    with torch.no_grad():
+        radio = objective.radio_backbone(batch["heatmap"])
+        vision = objective.vision_backbone(objective.masked_image(batch))
+        if vision.shape[-2:] != radio.shape[-2:]:
+            vision = F.interpolate(vision, size=radio.shape[-2:], mode="bilinear",
+                                   align_corners=False)
+        support = feature_support(batch["mask"], radio.shape[-2:])
+        return attention_conv(radio, vision, support)
+
+
+def refine_peak(maps: torch.Tensor) -> torch.Tensor:
+    """Equation 3 with sub-cell refinement: the argmax of each map and a parabolic offset.
+
+    Parameters
+    ----------
+    maps : Tensor, shape (B, rows, cols)
+
+    Returns
+    -------
+    Tensor, shape (B, 2)
+        Fractional ``(row, col)``: along each axis the vertex of the parabola through the peak
+        and its two neighbours, ``i + (y[i-1] - y[i+1]) / (2 (y[i-1] - 2 y[i] + y[i+1]))``,
+        clipped to +-0.5; no refinement on the grid's border.
+
+    Examples
+    --------
+    >>> m = torch.zeros(1, 5, 5); m[0, 2, 1:4] = torch.tensor([1.0, 3.0, 2.0])
+    >>> refine_peak(m)
+    tensor([[2.0000, 2.1667]])
+    """
+    batch, rows, cols = maps.shape
+    flat = maps.reshape(batch, -1).argmax(dim=1)
+    row, col = flat // cols, flat % cols
+    idx = torch.arange(batch)
+
+    def offset(centre, lower, upper, valid):
+        curvature = lower - 2 * centre + upper
+        with torch.no_grad():
+            shift = torch.where(curvature < 0, (lower - upper) / (2 * curvature),
+                                torch.zeros_like(centre))
+        return torch.where(valid, shift.clamp(-0.5, 0.5), torch.zeros_like(centre))
+
+    centre = maps[idx, row, col]
+    row_valid = (row > 0) & (row < rows - 1)
+    col_valid = (col > 0) & (col < cols - 1)
+    up = maps[idx, (row - 1).clamp(min=0), col]
+    down = maps[idx, (row + 1).clamp(max=rows - 1), col]
+    left = maps[idx, row, (col - 1).clamp(min=0)]
+    right = maps[idx, row, (col + 1).clamp(max=cols - 1)]
+    return torch.stack([row + offset(centre, up, down, row_valid),
+                        col + offset(centre, left, right, col_valid)], dim=1).float()
+
+
+def smooth(maps: torch.Tensor, size: int) -> torch.Tensor:
+    """Box-average ``maps`` (B, rows, cols) over ``size`` x ``size`` cells (1: unchanged)."""
+    if size <= 1:
+        return maps
+    return F.avg_pool2d(maps[:, None], size, stride=1, padding=size // 2,
+                        count_include_pad=False)[:, 0, :maps.shape[1], :maps.shape[2]]
+
+
+def self_label_cells(objective, data: RadioVisualFrames, *, method: Method = "attribution",
+                     smoothing: int = 3, batch_size: int = 128,
+                     progress: bool = False) -> np.ndarray:
+    """Self-labels of every frame of ``data`` as model-grid ``(row, col)``, shape (n, 2).
+
+    Parameters
+    ----------
+    objective : MaskedContrastive
+        Trained MCL model.
+    data : RadioVisualFrames
+        Frames with camera (image and target box) -- never ground truth.
+    method : {"attribution", "gradient_x_activation", "conv"}
+        Attention map (module docstring). ``"attribution"`` is input x gradient.
+    smoothing : int
+        Box size (cells of the map) averaged before the peak search; 1 disables it.
+    """
+    from tqdm.auto import tqdm
+
+    objective.eval()
+    grid_shape = data.grid.shape
+    out = []
+    for positions in tqdm(batch_order(len(data), batch_size, seed=0, shuffle=False),
+                          desc="self-label", unit="batch", disable=not progress):
+        batch = data.batch(positions)
+        if method == "attribution":
+            maps = attribution_maps(objective, batch, kind="input_x_gradient")
+        elif method == "gradient_x_activation":
+            maps = attribution_maps(objective, batch, kind="gradient_x_activation")
+        elif method == "conv":
+            maps = conv_attention_maps(objective, batch)
+        else:
+            raise ValueError(f"unknown self-label method {method!r}")
+        peaks = refine_peak(smooth(maps, smoothing)).numpy()
+        rows, cols = maps.shape[-2:]
+        out.append(np.stack([rescale_index(peaks[:, 0], rows, grid_shape[0]),
+                             rescale_index(peaks[:, 1], cols, grid_shape[1])], axis=1))
+    return np.concatenate(out) if out else np.zeros((0, 2))
+
+
+def calibration_offset(self_labels: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """The paper's one-off systematic-offset calibration: median (reference - self-label).
+
+    Parameters
+    ----------
+    self_labels, reference : ndarray, shape (n, 2)
+        Model-grid cells of the same frames. ``reference`` is ground truth, so this uses n
+        labels and callers must report n; rows with NaN are ignored.
+
+    Returns
+    -------
+    ndarray, shape (2,)
+        Offset in cells to add to every self-label.
+    """
+    difference = np.asarray(reference, float) - np.asarray(self_labels, float)
+    difference = difference[np.all(np.isfinite(difference), axis=1)]
+    return np.median(difference, axis=0) if len(difference) else np.zeros(2)
+
+
+def self_labels(objective, data: RadioVisualFrames, *, method: Method = "attribution",
+                smoothing: int = 3, offset=(0.0, 0.0), batch_size: int = 128,
+                progress: bool = False, name: str = "mcl-selflabel", attrs: dict | None = None):
+    """Self-labels of every frame of ``data`` as an estimates-1 dataset (``method`` attr
+    ``name``).
+
+    ``offset`` (cells, from :func:`calibration_offset`) is added before conversion to range and
+    angle; the default applies none, so the labels are label-free.
+
+    Examples
+    --------
+    See :func:`radarsp_learn.train.run_selflabel` for the end-to-end use on a run directory.
+    """
+    cells = self_label_cells(objective, data, method=method, smoothing=smoothing,
+                             batch_size=batch_size, progress=progress)
+    cells = cells + np.asarray(offset, dtype=float)
+    range_m, angle_rad = data.grid.to_polar(cells[:, 0], cells[:, 1])
+    meta = {"selflabel_method": method, "calibration_offset_cells": list(map(float, offset))}
+    return estimates_dataset(data.frame_ids, range_m, angle_rad, method=name,
+                             attrs={**meta, **(attrs or {})})

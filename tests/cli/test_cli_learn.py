@@ -1,0 +1,119 @@
+"""`radarsp-learn`: the train -> selflabel -> localiser -> predict flow, refusals, bad inputs."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.learn import main
+
+ROOT = Path(__file__).resolve().parents[2]
+SIZES = ("grid_shape=32,32", "image_shape=32,32", "radio_widths=8,16", "vision_widths=8,16",
+         "feature_dim=8", "projector_hidden=32", "embed_dim=16", "localiser_width=8")
+SMALL = ["--epochs", "1", "--batch-size", "16", "--val-fraction", "0.25",
+         *[arg for size in SIZES for arg in ("--set", size)]]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def scenes_file(tmp_path_factory):
+    sys.path.insert(0, str(ROOT / "tests" / "radarsp_learn"))
+    from learn_scenes import make_scenes
+
+    from radarsp.io import save
+
+    path = tmp_path_factory.mktemp("cli") / "heatmap.nc"
+    save(make_scenes(48), path, schema="heatmap-1")
+    return str(path)
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, ["-q", *map(str, args)], catch_exceptions=False)
+
+
+def test_full_flow(scenes_file, tmp_path):
+    result = invoke("train", "--objective", "mcl", *SMALL, scenes_file, "-o", tmp_path / "mcl")
+    assert result.exit_code == 0, result.output
+    assert "0 ground-truth labels used" in result.output
+    result = invoke("selflabel", tmp_path / "mcl", scenes_file, "-o", tmp_path / "sl.nc")
+    assert result.exit_code == 0, result.output
+    result = invoke("train", "--objective", "localiser", "--labels", tmp_path / "sl.nc", *SMALL,
+                    scenes_file, "-o", tmp_path / "loc")
+    assert result.exit_code == 0, result.output
+    result = invoke("predict", tmp_path / "loc", scenes_file, "-o", tmp_path / "est.nc")
+    assert result.exit_code == 0, result.output
+    meta = json.loads((tmp_path / "loc" / "config.json").read_text())
+    assert meta["config"]["labels"] == str(tmp_path / "sl.nc")
+
+    # refusals: existing outputs without --force, exit 1 and one line
+    for args in (("selflabel", tmp_path / "mcl", scenes_file, "-o", tmp_path / "sl.nc"),
+                 ("predict", tmp_path / "loc", scenes_file, "-o", tmp_path / "est.nc"),
+                 ("train", *SMALL, scenes_file, "-o", tmp_path / "mcl")):
+        result = CliRunner().invoke(main, ["-q", *map(str, args)])
+        assert result.exit_code == 1 and "--force" in result.output
+        assert len(result.output.strip().splitlines()) == 1
+    result = invoke("selflabel", tmp_path / "mcl", scenes_file, "-o", tmp_path / "sl.nc",
+                    "--force")
+    assert result.exit_code == 0
+    result = invoke("train", "--epochs", "2", "--resume", scenes_file, "-o", tmp_path / "mcl")
+    assert result.exit_code == 0, result.output
+    assert len((tmp_path / "mcl" / "metrics.jsonl").read_text().splitlines()) == 2
+
+
+def test_bad_inputs(scenes_file, tmp_path):
+    import xarray as xr
+
+    not_heatmap = tmp_path / "table.nc"
+    xr.Dataset({"range": ("frame", [1.0])}, attrs={"radarsp_schema": "estimates-1"}).to_netcdf(
+        not_heatmap)
+    result = CliRunner().invoke(main, ["train", str(not_heatmap), "-o", str(tmp_path / "r")])
+    assert result.exit_code == 1
+    assert str(not_heatmap) in result.output and len(result.output.strip().splitlines()) == 1
+
+    result = CliRunner().invoke(main, ["train", "--objective", "localiser", scenes_file,
+                                       "-o", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "--labels" in result.output
+    result = CliRunner().invoke(main, ["train", "--objective", "nope", scenes_file,
+                                       "-o", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "--objective" in result.output
+    result = CliRunner().invoke(main, ["train", "--set", "feature_dim=big", scenes_file,
+                                       "-o", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "feature_dim" in result.output
+    result = CliRunner().invoke(main, ["predict", str(tmp_path), scenes_file,
+                                       "-o", str(tmp_path / "e.nc")])
+    assert result.exit_code == 1 and "config.json" in result.output
+
+
+def test_subprocess_help_and_missing_torch(scenes_file, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    exe = [sys.executable, "-c", "import sys; from cli.learn import main; sys.exit(main())"]
+    done = subprocess.run([*exe, "--help"], capture_output=True, text=True, env=env)
+    assert done.returncode == 0 and "selflabel" in done.stdout
+    light = [sys.executable, "-c", "import sys, cli.learn; print('torch' in sys.modules)"]
+    done = subprocess.run(light, capture_output=True, text=True, env=env)
+    assert done.stdout.strip() == "False"  # --help never pays for importing torch
+    blocked = [sys.executable, "-c",
+               "import sys; sys.modules['torch'] = None; from cli.learn import main; main()"]
+    done = subprocess.run([*blocked, "train", scenes_file, "-o", str(tmp_path / "r")],
+                          capture_output=True, text=True, env=env)
+    assert done.returncode == 1
+    assert "pip install 'radarsp[learn]'" in done.stderr
+    done = subprocess.run([*exe, "-q", "train", *SMALL, "--objective", "supervised",
+                           scenes_file, "-o", str(tmp_path / "sup")],
+                          capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "ground-truth labels used" in done.stdout
+    assert json.loads((tmp_path / "sup" / "config.json").read_text())["labels_used"] == 48

@@ -1,0 +1,116 @@
+"""Self-labelling: equation 2 batched == per-sample loop, peak refinement, attribution maps."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from radarsp_learn.data import RadioVisualFrames
+from radarsp_learn.objectives import build_objective
+from radarsp_learn.selflabel import (
+    attention_conv,
+    attribution_maps,
+    calibration_offset,
+    feature_support,
+    refine_peak,
+    self_labels,
+)
+from radarsp_learn.train import TrainConfig
+
+SMALL = dict(grid_shape=(32, 32), image_shape=(32, 32), radio_widths=(16, 32),
+             vision_widths=(16, 32), feature_dim=16, projector_hidden=64, embed_dim=32)
+
+
+def attention_loop(radio, vision, support):
+    """Equation 2 one sample at a time: crop the kernel, zero-pad, F.conv2d."""
+    out = []
+    for b in range(radio.shape[0]):
+        rows = torch.nonzero(support[b].any(1)).flatten()
+        cols = torch.nonzero(support[b].any(0)).flatten()
+        kernel = vision[b, :, rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        kh, kw = kernel.shape[-2:]
+        top, left = (kh - 1) // 2, (kw - 1) // 2
+        padded = F.pad(radio[b:b + 1], (left, kw - 1 - left, top, kh - 1 - top))
+        out.append(F.conv2d(padded, kernel[None])[0, 0])
+    return torch.stack(out)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 4), st.integers(2, 9), st.integers(2, 9), st.integers(0, 2**31 - 1))
+def test_attention_conv_equals_per_sample_loop(batch, rows, cols, seed):
+    g = torch.Generator().manual_seed(seed)
+    radio = torch.randn(batch, 5, rows, cols, generator=g, dtype=torch.float64)
+    vision = torch.randn(batch, 5, rows, cols, generator=g, dtype=torch.float64)
+    support = torch.zeros(batch, rows, cols, dtype=torch.bool)
+    for b in range(batch):
+        r0, c0 = torch.randint(rows, (1,), generator=g), torch.randint(cols, (1,), generator=g)
+        r1 = r0 + torch.randint(rows - r0.item(), (1,), generator=g) + 1
+        c1 = c0 + torch.randint(cols - c0.item(), (1,), generator=g) + 1
+        support[b, r0:r1, c0:c1] = True
+    torch.testing.assert_close(attention_conv(radio, vision, support),
+                               attention_loop(radio, vision, support))
+
+
+def test_attention_conv_peaks_where_the_pattern_is():
+    radio = torch.zeros(1, 2, 8, 8)
+    pattern = torch.tensor([[1.0, -1.0], [2.0, 0.5]])
+    radio[0, 0, 5:7, 2:4] = pattern
+    vision = torch.zeros(1, 2, 8, 8)
+    vision[0, 0, 1:3, 4:6] = pattern
+    support = feature_support(torch.nn.functional.interpolate(
+        (vision[:, :1] != 0).float(), scale_factor=4), (8, 8))
+    out = attention_conv(radio, vision, support)
+    # a 2 x 2 kernel's centre is its upper-left cell
+    assert divmod(int(out.flatten().argmax()), 8) == (5, 2)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(1.0, 14.0), st.floats(1.0, 14.0), st.floats(0.3, 3.0))
+def test_refine_peak_recovers_a_parabola_vertex(row, col, width):
+    r = torch.arange(16.0).view(-1, 1)
+    c = torch.arange(16.0).view(1, -1)
+    surface = 100 - ((r - row) ** 2) / width - ((c - col) ** 2) / width
+    got = refine_peak(surface[None])[0]
+    assert got[0] == pytest.approx(row, abs=1e-3)
+    assert got[1] == pytest.approx(col, abs=1e-3)
+
+
+def test_refine_peak_on_the_border_is_the_argmax():
+    maps = torch.zeros(1, 4, 5)
+    maps[0, 0, 4] = 1
+    assert refine_peak(maps).tolist() == [[0.0, 4.0]]
+
+
+def test_attribution_maps_shapes_and_independence(scenes):
+    torch.manual_seed(0)
+    objective = build_objective(TrainConfig(**SMALL)).eval()
+    data = RadioVisualFrames(scenes, frames=np.arange(4), grid_shape=(32, 32),
+                             image_shape=(32, 32))
+    batch = data.batch(torch.arange(4))
+    maps = attribution_maps(objective, batch, kind="input_x_gradient")
+    assert maps.shape == (4, 32, 32)
+    single = attribution_maps(objective, data.batch(torch.tensor([2])), kind="input_x_gradient")
+    torch.testing.assert_close(maps[2], single[0], rtol=1e-4, atol=1e-6)
+    assert attribution_maps(objective, batch, kind="gradient_x_activation").shape == (4, 8, 8)
+    assert (attribution_maps(objective, batch, kind="gradient_x_activation") >= 0).all()
+
+
+@pytest.mark.parametrize("method", ["attribution", "gradient_x_activation", "conv"])
+def test_self_labels_table(scenes, method):
+    objective = build_objective(TrainConfig(**SMALL))
+    data = RadioVisualFrames(scenes, frames=np.arange(6), grid_shape=(32, 32),
+                             image_shape=(32, 32))
+    table = self_labels(objective, data, method=method, batch_size=4)
+    assert table.sizes["frame"] == 6 and table.attrs["method"] == "mcl-selflabel"
+    assert np.isfinite(table["range"]).all()
+    assert (table["range"] >= scenes["range"][0] - 1).all()
+    assert (table["range"] <= scenes["range"][-1] + 1).all()
+
+
+def test_calibration_offset_is_the_median_difference():
+    labels = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, np.nan], [0.0, 0.0]])
+    truth = labels + [2.0, -1.0]
+    truth[3] = [10.0, 10.0]
+    assert calibration_offset(labels, truth).tolist() == [2.0, -1.0]
