@@ -47,8 +47,12 @@ def main() -> None:
     seconds, count = stages(csi, work / "threads.nc", args.chunk)
     rows.append(("local threads (dask default)", seconds, count))
     for workers in (1, 2):
-        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                          dashboard_address=None) as cluster, Client(cluster) as client:
+        with (
+            LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+            ) as cluster,
+            Client(cluster) as client,
+        ):
             client.run(lambda: stages(csi, work / f"w{os.getpid()}.nc", args.chunk))  # warm
             seconds, count = stages(csi, work / f"workers{workers}.nc", args.chunk)
         rows.append((f"LocalCluster, {workers} worker process(es)", seconds, count))
@@ -58,18 +62,29 @@ def main() -> None:
         "",
         f"Command: `.venv/bin/python benchmarks/bench_distributed.py --frames {frames}` "
         f"({frames} parking-lot frames, 16 rx x 256 subcarriers -> 256 x 64 maps, "
-        f"{args.chunk}-frame chunks, CA-CFAR guard 4,2 train 16,4, pfa 1e-2; each setup warmed up).",
+        f"{args.chunk}-frame chunks, CA-CFAR guard 4,2 train 16,4, pfa 1e-2; "
+        "each setup warmed up).",
         "",
         "| scheduler | seconds | frames/s | speed-up vs 1 worker | detections |",
         "|---|---:|---:|---:|---:|",
     ]
     for name, seconds, count in rows:
-        lines.append(f"| {name} | {seconds:.2f} | {frames / seconds:,.0f} | {base / seconds:.2f} | {count} |")
-    lines += ["", f"Load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
-              "(shared machine; the ratios are what the run measures).", ""]
+        lines.append(
+            f"| {name} | {seconds:.2f} | {frames / seconds:,.0f} | {base / seconds:.2f} | {count} |"
+        )
+    lines += [
+        "",
+        f"Load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+        "(shared machine; the ratios are what the run measures).",
+        "",
+    ]
     text = "\n".join(lines)
     print(text)
-    out = Path(__file__).parent / "results" / ("distributed-quick.md" if args.quick else "distributed.md")
+    out = (
+        Path(__file__).parent
+        / "results"
+        / ("distributed-quick.md" if args.quick else "distributed.md")
+    )
     out.write_text(text)
 
 

@@ -6,7 +6,14 @@ import math
 
 import click
 
-from cli.common import check_output, force_option, output_option, quiet
+from cli.common import (
+    check_output,
+    dask_client,
+    force_option,
+    output_option,
+    quiet,
+    scheduler_options,
+)
 from radarsp.cluster import DEFAULT_EPS, DEFAULT_MIN_SAMPLES, SPACES
 
 SPACE_UNITS = {"xy": ("m", "m"), "polar": ("m", "deg"), "range-velocity": ("m", "m/s")}
@@ -64,8 +71,9 @@ def cluster_options(function):
 @click.argument("detections", type=click.Path(dir_okay=False))
 @output_option()
 @cluster_options
+@scheduler_options
 @force_option
-def command(detections, output, eps, min_samples, space, weights, force):
+def command(detections, output, eps, min_samples, space, weights, scheduler, workers, force):
     """Group each frame's CFAR detections (DETECTIONS, detections-1) with DBSCAN.
 
     Writes a clusters-1 table: one row per cluster with its power-weighted centroid (range m,
@@ -77,8 +85,11 @@ def command(detections, output, eps, min_samples, space, weights, force):
     scale = parse_eps(eps, space)
     check_output(output, force)
     table = open_dataset(detections, schema="detections-1")
-    clusters = cluster(table.load(), eps=scale, min_samples=min_samples, space=space,
-                       weights=None if weights == "none" else weights)
+    distributed = bool(scheduler or workers)
+    with dask_client(scheduler, workers):
+        clusters = cluster(table.load(), eps=scale, min_samples=min_samples, space=space,
+                           weights=None if weights == "none" else weights,
+                           use_dask=distributed)
     save(clusters, output, schema="clusters-1", force=force)
     if not quiet():
         frames = int(clusters.attrs.get("frame_count", 0)) or "?"

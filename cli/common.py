@@ -38,14 +38,16 @@ def run_guarded(command: click.Command) -> click.Command:
 def output_option(**kwargs):
     """``-o/--output PATH`` (required) for a file the command writes."""
     return click.option(
-        "-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True),
-        help="Output file (netCDF). Refused if it exists, unless --force.", **kwargs,
+        "-o",
+        "--output",
+        required=True,
+        type=click.Path(dir_okay=False, writable=True),
+        help="Output file (netCDF). Refused if it exists, unless --force.",
+        **kwargs,
     )
 
 
-force_option = click.option(
-    "--force", is_flag=True, help="Overwrite the output if it exists."
-)
+force_option = click.option("--force", is_flag=True, help="Overwrite the output if it exists.")
 
 
 def check_output(path: str, force: bool) -> None:
@@ -67,23 +69,30 @@ def parse_pair(text: str, name: str) -> tuple[int, int]:
     try:
         values = tuple(int(p) for p in parts)
     except ValueError:
-        raise click.BadParameter(f"expected two integers 'R,A', got {text!r}", param_hint=name)
+        raise click.BadParameter(
+            f"expected two integers 'R,A', got {text!r}", param_hint=name
+        ) from None
     if len(values) == 1:
         values = values * 2
     if len(values) != 2 or min(values) < 0:
-        raise click.BadParameter(f"expected two non-negative integers 'R,A', got {text!r}",
-                                 param_hint=name)
+        raise click.BadParameter(
+            f"expected two non-negative integers 'R,A', got {text!r}", param_hint=name
+        )
     return values
 
 
 def scheduler_options(function):
     """``--scheduler ADDRESS`` / ``--workers N``: run the frame-wise work on dask.distributed."""
     function = click.option(
-        "--workers", type=click.IntRange(1), default=None,
+        "--workers",
+        type=click.IntRange(1),
+        default=None,
         help="Start a local dask.distributed cluster with N worker processes.",
     )(function)
     return click.option(
-        "--scheduler", metavar="ADDRESS", default=None,
+        "--scheduler",
+        metavar="ADDRESS",
+        default=None,
         help="Join a running dask.distributed scheduler, e.g. tcp://HOST:8786.",
     )(function)
 
@@ -107,6 +116,10 @@ def dask_client(scheduler: str | None = None, workers: int | None = None):
         with Client(scheduler) as client:
             yield client
         return
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         yield client

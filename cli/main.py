@@ -90,7 +90,9 @@ def main(ctx, verbose, quiet):
     Angles are in degrees on the command line and radians in files; power is linear in
     files. Every command refuses to overwrite an output without --force.
     """
-    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    level = (
+        logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    )
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     ctx.obj = {"quiet": quiet}
 

@@ -136,10 +136,11 @@ def command(csi, output, beamformer, window, angle_bins, max_range, doppler, cfa
             # The velocity axis of a DFT over symbols is periodic: its training cells wrap.
             rd_det = detections(cfar(rd_power, dims=("range", "velocity"),
                                      edge=("truncate", "wrap"), **cfar_options), rd_power)
-    write(_with_truth(det, truth), "detections.nc", "detections-1")
-    weights = None if weights == "none" else weights
-    clusters = stages.run("cluster", cluster, det, eps=scale, min_samples=min_samples,
-                          space=space, weights=weights)
+        write(_with_truth(det, truth), "detections.nc", "detections-1")
+        weights = None if weights == "none" else weights
+        clusters = stages.run("cluster", cluster, det, eps=scale, min_samples=min_samples,
+                              space=space, weights=weights,
+                              use_dask=bool(scheduler or workers))
     write(_with_truth(clusters, truth), "clusters.nc", "clusters-1")
     named = stages.run("match", lambda: {
         "genie": genie_match(clusters, truth),

@@ -24,25 +24,38 @@ from radarsp.plot import plot_heatmap  # noqa: E402
 
 
 def main(frames: int, out: Path, frame: int = 4) -> None:
-    scenes = radarsp.simulate("parking-lot", frames=frames, seed=7)   # csi-1, with camera
-    heatmap = heatmap_dataset(scenes)                                   # heatmap-1 (frame, range, angle)
+    scenes = radarsp.simulate("parking-lot", frames=frames, seed=7)  # csi-1, with camera
+    heatmap = heatmap_dataset(scenes)  # heatmap-1 (frame, range, angle)
     result = cfar(heatmap.power, method="ca", guard=(4, 2), train=(16, 4), pfa=1e-2)
-    table = detections(result, heatmap.power)                           # detections-1
-    clusters = radarsp.cluster(table, eps=(1.0, 1.0), min_samples=5)    # clusters-1 (DBSCAN, x-y)
-    estimates = {"genie": radarsp.genie_match(clusters, scenes),
-                 "strongest": radarsp.strongest(clusters, scenes.frame)}
-    summaries = {name: error_summary(localisation_error(est, scenes)) for name, est in estimates.items()}
+    table = detections(result, heatmap.power)  # detections-1
+    clusters = radarsp.cluster(table, eps=(1.0, 1.0), min_samples=5)  # clusters-1 (DBSCAN, x-y)
+    estimates = {
+        "genie": radarsp.genie_match(clusters, scenes),
+        "strongest": radarsp.strongest(clusters, scenes.frame),
+    }
+    summaries = {
+        name: error_summary(localisation_error(est, scenes)) for name, est in estimates.items()
+    }
     print(summary_table(summaries))
 
     fig, (camera, polar) = plt.subplots(1, 2, figsize=(10, 4), width_ratios=(1, 1.4))
     camera.imshow(scenes.image.isel(frame=frame).values)
     col0, row0, col1, row1 = scenes.target_box.isel(frame=frame).values
-    camera.add_patch(plt.Rectangle((col0 - 0.5, row0 - 0.5), col1 - col0 + 1, row1 - row0 + 1,
-                                   fill=False, edgecolor="yellow", linewidth=1.5))
+    camera.add_patch(
+        plt.Rectangle(
+            (col0 - 0.5, row0 - 0.5),
+            col1 - col0 + 1,
+            row1 - row0 + 1,
+            fill=False,
+            edgecolor="yellow",
+            linewidth=1.5,
+        )
+    )
     camera.set_title("camera (target box in yellow)")
     camera.axis("off")
-    plot_heatmap(heatmap, frame, detections=table, clusters=clusters,
-                 estimate=estimates["genie"], ax=polar)
+    plot_heatmap(
+        heatmap, frame, detections=table, clusters=clusters, estimate=estimates["genie"], ax=polar
+    )
     fig.tight_layout()
     out.mkdir(parents=True, exist_ok=True)
     fig.savefig(out / "scene_frame.png", dpi=120)

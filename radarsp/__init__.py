@@ -6,13 +6,14 @@ scikit-learn, matplotlib and scipy load only inside the functions that use them.
 """
 
 import radarsp.accessor  # noqa: F401  (registers the .radarsp namespace)
+
 # Callable modules: radarsp.cfar(...), radarsp.cluster(...), radarsp.simulate(...) run their
 # namesake functions, while radarsp.cfar.threshold_factor etc. stay reachable.
 from radarsp import cfar, cluster, simulate
 from radarsp.cfar import detections
 from radarsp.fmcw import fmcw_to_csi, from_fmcw
-from radarsp.heatmap import heatmap_dataset, range_angle, range_doppler
 from radarsp.geometry import cartesian_to_polar, polar_to_cartesian
+from radarsp.heatmap import heatmap_dataset, range_angle, range_doppler
 from radarsp.io import (
     open_clusters,
     open_csi,

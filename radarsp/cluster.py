@@ -46,7 +46,7 @@ _FRAME_GAP = 2.0
 _BATCH_POINTS = 200_000
 
 
-def dbscan_labels(frame, features, *, min_samples: int) -> np.ndarray:
+def dbscan_labels(frame, features, *, min_samples: int, use_dask: bool = False) -> np.ndarray:
     """Label points of many frames with DBSCAN, each frame clustered independently.
 
     Parameters
@@ -58,6 +58,9 @@ def dbscan_labels(frame, features, *, min_samples: int) -> np.ndarray:
         euclidean distance 1 in the same frame.
     min_samples : int
         Points (the point itself included) within distance 1 that make a core point.
+    use_dask : bool
+        Fit the batches (about 200k points each, split between frames) as dask tasks on the
+        active scheduler, e.g. a dask.distributed cluster; the labels are the same.
 
     Returns
     -------
@@ -72,8 +75,6 @@ def dbscan_labels(frame, features, *, min_samples: int) -> np.ndarray:
     >>> dbscan_labels(frame, features, min_samples=2).tolist()
     [0, 0, -1, 1, 1]
     """
-    from sklearn.cluster import DBSCAN
-
     frame = np.asarray(frame, dtype=np.int64)
     features = np.asarray(features, dtype=np.float64)
     labels = np.full(frame.shape[0], -1, dtype=np.int64)
@@ -90,22 +91,35 @@ def dbscan_labels(frame, features, *, min_samples: int) -> np.ndarray:
         if start - cuts[-1] >= _BATCH_POINTS:
             cuts.append(int(start))
     cuts.append(frame.size)
-    next_label = 0
+    batches = []
     for lo, hi in zip(cuts[:-1], cuts[1:], strict=True):
         index = order[lo:hi]
         # The frame offset is relative to the batch so it stays small and exactly representable.
         offset = (sorted_frame[lo:hi] - sorted_frame[lo]).astype(np.float64) * _FRAME_GAP
-        points = np.column_stack([features[index], offset])
-        # A tree computes differences coordinate by coordinate (the brute-force path's
-        # |a|^2 - 2ab + |b|^2 expansion would lose precision on the large frame offsets); on
-        # CFAR detections a ball tree is ~1.8x faster than a k-d tree, which keeps splitting
-        # on the frame feature.
-        batch = DBSCAN(eps=1.0, min_samples=min_samples,
-                       algorithm="ball_tree").fit_predict(points)
+        batches.append((index, np.column_stack([features[index], offset])))
+    if use_dask:
+        import dask
+
+        fitted = dask.compute(*[dask.delayed(_fit)(points, min_samples) for _, points in batches])
+    else:
+        fitted = [_fit(points, min_samples) for _, points in batches]
+    next_label = 0
+    for (index, _), batch in zip(batches, fitted, strict=True):
         clustered = batch >= 0
         labels[index[clustered]] = batch[clustered] + next_label
         next_label += int(batch.max()) + 1 if clustered.any() else 0
     return labels
+
+
+def _fit(points: np.ndarray, min_samples: int) -> np.ndarray:
+    """DBSCAN labels of one batch of frames (features scaled so eps = 1)."""
+    from sklearn.cluster import DBSCAN
+
+    # A tree computes differences coordinate by coordinate (the brute-force path's
+    # |a|^2 - 2ab + |b|^2 expansion would lose precision on the large frame offsets); on
+    # CFAR detections a ball tree is ~1.8x faster than a k-d tree, which keeps splitting
+    # on the frame feature.
+    return DBSCAN(eps=1.0, min_samples=min_samples, algorithm="ball_tree").fit_predict(points)
 
 
 def _pair(value, name: str) -> tuple[float, float]:
@@ -153,6 +167,7 @@ def cluster(
     min_samples: int = DEFAULT_MIN_SAMPLES,
     space: Space = "xy",
     weights: Literal["power"] | None = "power",
+    use_dask: bool = False,
 ) -> xr.Dataset:
     """Group each frame's CFAR detections into clusters with DBSCAN.
 
@@ -176,6 +191,9 @@ def cluster(
         ``None``: plain means. The mean is taken in the clustering space and converted
         with :mod:`radarsp.geometry` (e.g. ``"xy"`` averages x and y, then derives range
         and angle from the mean point).
+    use_dask : bool
+        Run DBSCAN on batches of frames as dask tasks on the active scheduler (threads, or a
+        dask.distributed cluster); see :func:`dbscan_labels`.
 
     Returns
     -------
@@ -222,7 +240,7 @@ def cluster(
         )
 
     labels = dbscan_labels(frame, np.column_stack([u / scale[0], v / scale[1]]),
-                           min_samples=int(min_samples))
+                           min_samples=int(min_samples), use_dask=use_dask)
     table = _summarise(labels, frame, u, v, power, weights=weights)
 
     columns: dict[str, tuple] = {}

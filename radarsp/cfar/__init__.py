@@ -37,6 +37,7 @@ import numpy as np
 import xarray as xr
 
 from radarsp import model
+from radarsp._callable import make_callable
 from radarsp.cfar.threshold import (
     METHODS,
     check_pfa,
@@ -45,7 +46,6 @@ from radarsp.cfar.threshold import (
     scaled_rank,
     threshold_factor,
 )
-from radarsp._callable import make_callable
 from radarsp.geometry import polar_to_cartesian
 
 __all__ = ["cfar", "cfar_array", "detections", "threshold_factor", "halves_threshold_factor"]
@@ -443,7 +443,7 @@ def _detections_by_chunk(result: xr.Dataset, power: xr.DataArray | None) -> xr.D
     # chunks of the map itself (coordinates along frame may be chunked differently)
     edges = np.cumsum((0,) + detected.data.chunks[detected.get_axis_num("frame")])
     parts = []
-    for start, stop in zip(edges[:-1], edges[1:]):
+    for start, stop in zip(edges[:-1], edges[1:], strict=True):
         block = slice(int(start), int(stop))
         block_power = power.isel(frame=block) if power is not None else None
         # delayed computes the xarray arguments first, so each chunk's CFAR runs once and

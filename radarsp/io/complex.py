@@ -16,7 +16,10 @@ from xarray.core import indexing
 from radarsp.errors import RadarspFileError
 from radarsp.model import RI_DIM
 
-_COMPLEX_OF = {np.dtype("float32"): np.dtype("complex64"), np.dtype("float64"): np.dtype("complex128")}
+_COMPLEX_OF = {
+    np.dtype("float32"): np.dtype("complex64"),
+    np.dtype("float64"): np.dtype("complex128"),
+}
 
 
 class RiComplexArray(BackendArray):
@@ -40,7 +43,11 @@ class RiComplexArray(BackendArray):
         self.check_finite = check_finite
         self.is_ri = variable.dims[-1] == RI_DIM
         self.shape = variable.shape[:-1] if self.is_ri else variable.shape
-        self.dtype = _COMPLEX_OF.get(variable.dtype, np.dtype("complex128")) if self.is_ri else variable.dtype
+        self.dtype = (
+            _COMPLEX_OF.get(variable.dtype, np.dtype("complex128"))
+            if self.is_ri
+            else variable.dtype
+        )
 
     def __getitem__(self, key):
         return indexing.explicit_indexing_adapter(
@@ -57,9 +64,7 @@ class RiComplexArray(BackendArray):
         else:
             values = np.asarray(self.variable[key].values)
         if self.check_finite and not np.isfinite(values).all():
-            raise RadarspFileError(
-                self.path, self.name, "expected finite values, found NaN or Inf"
-            )
+            raise RadarspFileError(self.path, self.name, "expected finite values, found NaN or Inf")
         return values
 
 
@@ -70,7 +75,9 @@ def _combine(raw: np.ndarray, dtype) -> np.ndarray:
     return values
 
 
-def decode_variable(variable: xr.Variable, *, path: str, name: str, check_finite: bool) -> xr.Variable:
+def decode_variable(
+    variable: xr.Variable, *, path: str, name: str, check_finite: bool
+) -> xr.Variable:
     """Return ``variable`` with a trailing ``ri`` pair decoded to a lazy complex variable.
 
     Raises
@@ -86,7 +93,9 @@ def decode_variable(variable: xr.Variable, *, path: str, name: str, check_finite
             )
         if variable.shape[-1] != 2:
             raise RadarspFileError(
-                path, name, f"expected '{RI_DIM}' of length 2 (real, imag), got {variable.shape[-1]}"
+                path,
+                name,
+                f"expected '{RI_DIM}' of length 2 (real, imag), got {variable.shape[-1]}",
             )
         if variable.dtype.kind != "f":
             raise RadarspFileError(
@@ -96,7 +105,9 @@ def decode_variable(variable: xr.Variable, *, path: str, name: str, check_finite
         return variable
     array = RiComplexArray(variable, path=path, name=name, check_finite=check_finite)
     out_dims = dims[:-1] if array.is_ri else dims
-    return xr.Variable(out_dims, indexing.LazilyIndexedArray(array), variable.attrs, variable.encoding)
+    return xr.Variable(
+        out_dims, indexing.LazilyIndexedArray(array), variable.attrs, variable.encoding
+    )
 
 
 def encode_complex(ds: xr.Dataset) -> xr.Dataset:

@@ -105,8 +105,10 @@ def read_annotations(path) -> list[tuple[int, float, float, str]]:
             objects.append((int(fields[0]), float(fields[1]), float(fields[2]), fields[3]))
         except ValueError:
             raise RadarspFileError(
-                path, None, f"line {number}: expected 'frame range(m) azimuth(rad) class', "
-                f"got {line.strip()!r}"
+                path,
+                None,
+                f"line {number}: expected 'frame range(m) azimuth(rad) class', "
+                f"got {line.strip()!r}",
             ) from None
     return objects
 
@@ -147,8 +149,10 @@ def _radar_files(sequence: Path, chirps) -> tuple[list[int], list[int], dict]:
         missing = set(wanted) - by_frame[frame]
         if missing:
             raise RadarspFileError(
-                folder, None, f"frame {frame}: no RA map for chirp(s) {sorted(missing)}; "
-                f"expected chirps {wanted} in every frame"
+                folder,
+                None,
+                f"frame {frame}: no RA map for chirp(s) {sorted(missing)}; "
+                f"expected chirps {wanted} in every frame",
             )
     return frames, wanted, files
 
@@ -160,8 +164,9 @@ def _load_map(path: Path, shape: tuple[int, ...] | None) -> np.ndarray:
         raise RadarspFileError(path, None, f"not a readable .npy array ({err})") from None
     if data.ndim != 3 or data.shape[-1] != 2 or data.dtype.kind != "f":
         raise RadarspFileError(
-            path, None, "expected a float array (range, angle, 2 real/imag), "
-            f"got {data.dtype} {data.shape}"
+            path,
+            None,
+            f"expected a float array (range, angle, 2 real/imag), got {data.dtype} {data.shape}",
         )
     if shape is not None and data.shape != shape:
         raise RadarspFileError(
@@ -208,8 +213,13 @@ def _images(sequence: Path, frames, stride: int) -> np.ndarray | None:
             found[int(path.stem)] = path
     missing = [f for f in frames if f not in found]
     if missing:
-        log.warning("%s: no image for %d of %d frames (first: %d); images not attached",
-                    folder, len(missing), len(frames), missing[0])
+        log.warning(
+            "%s: no image for %d of %d frames (first: %d); images not attached",
+            folder,
+            len(missing),
+            len(frames),
+            missing[0],
+        )
         return None
     try:
         images = [_decode_image(found[frame], stride) for frame in frames]
@@ -304,8 +314,9 @@ def open_cruw(
 
         from tqdm.auto import tqdm
 
-        rows = tqdm(rows, total=len(frames), file=sys.stderr, unit="frame", desc="reading",
-                    disable=None)  # None: no bar when stderr is not a terminal
+        rows = tqdm(
+            rows, total=len(frames), file=sys.stderr, unit="frame", desc="reading", disable=None
+        )  # None: no bar when stderr is not a terminal
     for i, frame in rows:
         for chirp in chirp_ids:
             data = _load_map(files[frame, chirp], shape)
@@ -319,8 +330,9 @@ def open_cruw(
         {"power": (("frame", "range", "angle"), power)},
         coords={
             "frame": np.asarray(frames),
-            "range": cruw_range_grid(shape[0], sample_rate=sample_rate, sweep_slope=sweep_slope,
-                                     crop=range_crop),
+            "range": cruw_range_grid(
+                shape[0], sample_rate=sample_rate, sweep_slope=sweep_slope, crop=range_crop
+            ),
             "angle": cruw_angle_grid(shape[1]),
             "time": ("frame", np.asarray(frames) / frame_rate),
         },
@@ -335,9 +347,8 @@ def open_cruw(
         objects = read_annotations(annotation_file)
         for name, values in _truth(frames, objects, classes).items():
             heat[name] = ("frame", values)
-        heat.attrs["truth"] = (
-            f"first object per frame in {annotation_file.name}"
-            + ("" if classes is None else f" of class {', '.join(classes)}")
+        heat.attrs["truth"] = f"first object per frame in {annotation_file.name}" + (
+            "" if classes is None else f" of class {', '.join(classes)}"
         )
     if images:
         pixels = _images(sequence, frames, image_stride)

@@ -16,7 +16,6 @@ import tempfile
 import warnings
 from pathlib import Path
 
-import numpy as np
 import xarray as xr
 
 from radarsp.errors import RadarspFileError
@@ -266,7 +265,9 @@ def save(
     Examples
     --------
     >>> import tempfile, os
-    >>> table = xr.Dataset({c: ("frame", np.zeros(2)) for c in ("range", "angle", "x", "y", "power")},
+    >>> import numpy as np
+    >>> columns = ("range", "angle", "x", "y", "power")
+    >>> table = xr.Dataset({c: ("frame", np.zeros(2)) for c in columns},
     ...                    coords={"frame": [0, 1]}, attrs={"method": "demo"})
     >>> out = save(table, os.path.join(tempfile.mkdtemp(), "e.nc"), schema="estimates-1")
     >>> open_estimates(out).attrs["radarsp_schema"]
@@ -286,4 +287,3 @@ def save(
         with dask_progress(progress, "writing"):
             delayed.compute()
     return Path(path)
-

@@ -39,8 +39,10 @@ def infer_schema(ds: xr.Dataset, path=None, *, required: bool = True) -> str | N
     if not required:
         return None
     raise RadarspFileError(
-        path, None, f"no global attr {SCHEMA_ATTR} and no variable that identifies a schema; "
-        f"expected one of {ALL_SCHEMAS}"
+        path,
+        None,
+        f"no global attr {SCHEMA_ATTR} and no variable that identifies a schema; "
+        f"expected one of {ALL_SCHEMAS}",
     )
 
 
@@ -64,7 +66,9 @@ def _check_variable(ds: xr.Dataset, spec: VariableSpec, path) -> None:
     if spec.kind and variable.dtype.kind not in spec.kind:
         kinds = {"f": "float", "c": "complex", "i": "integer", "u": "unsigned integer", "b": "bool"}
         wanted = " or ".join(kinds[k] for k in spec.kind)
-        raise RadarspFileError(path, spec.name, f"expected {wanted} values, got dtype {variable.dtype}")
+        raise RadarspFileError(
+            path, spec.name, f"expected {wanted} values, got dtype {variable.dtype}"
+        )
     if spec.units and "units" not in variable.attrs:
         raise RadarspFileError(path, spec.name, "expected a 'units' attribute")
 
@@ -72,15 +76,21 @@ def _check_variable(ds: xr.Dataset, spec: VariableSpec, path) -> None:
 def _check_csi(ds: xr.Dataset, path) -> None:
     frequency = np.asarray(ds["frequency"].values, dtype=float)
     if frequency.size > 1 and not (np.diff(frequency) > 0).all():
-        raise RadarspFileError(path, "frequency", "expected strictly increasing subcarrier frequencies")
+        raise RadarspFileError(
+            path, "frequency", "expected strictly increasing subcarrier frequencies"
+        )
     if frequency.size and not (frequency > 0).all():
         raise RadarspFileError(path, "frequency", "expected absolute RF frequencies in Hz (> 0)")
     if "symbol" in ds["csi"].dims and "symbol_time" not in ds.variables:
-        raise RadarspFileError(path, "symbol_time", "expected a symbol_time coordinate (s) with dim symbol")
+        raise RadarspFileError(
+            path, "symbol_time", "expected a symbol_time coordinate (s) with dim symbol"
+        )
     for name in ("carrier_frequency", "bandwidth", "subcarrier_spacing"):
         value = ds.attrs[name]
         if not np.isfinite(value) or float(value) <= 0:
-            raise RadarspFileError(path, None, f"global attr {name}={value!r}; expected a positive number in Hz")
+            raise RadarspFileError(
+                path, None, f"global attr {name}={value!r}; expected a positive number in Hz"
+            )
 
 
 def _check_heatmap(ds: xr.Dataset, path) -> None:
@@ -127,7 +137,9 @@ def validate(ds: xr.Dataset, schema: str | None = None, *, path=None) -> str:
                 path, variable.name, f"missing; expected a variable with dims {_fmt(variable.dims)}"
             )
     if "target_box" in ds.variables and ds.sizes.get("box", 4) != 4:
-        raise RadarspFileError(path, "target_box", "expected box of length 4 (col0, row0, col1, row1)")
+        raise RadarspFileError(
+            path, "target_box", "expected box of length 4 (col0, row0, col1, row1)"
+        )
     if schema == "csi-1":
         _check_csi(ds, path)
     elif schema == "heatmap-1":

@@ -53,3 +53,13 @@ def test_cfar_and_heatmap_commands_on_a_local_cluster(scenes, tmp_path):
     power = reference["power"]
     table = radarsp.detections(radarsp.cfar(power, pfa=1e-2), power)
     np.testing.assert_array_equal(_values(tmp_path / "d.nc")["range"], table["range"].values)
+
+
+def test_cluster_command_on_a_local_cluster(scenes, tmp_path):
+    _run(["pipeline", scenes, "-o", tmp_path / "run", "--n-boot", 10])
+    detections = tmp_path / "run" / "detections.nc"
+    _run(["cluster", detections, "-o", tmp_path / "local.nc"])
+    _run(["cluster", detections, "-o", tmp_path / "remote.nc", "--workers", 2])
+    local, remote = _values(tmp_path / "local.nc"), _values(tmp_path / "remote.nc")
+    for key in local:
+        np.testing.assert_array_equal(local[key], remote[key], err_msg=key)

@@ -186,3 +186,17 @@ def test_dbscan_labels_example():
     labels = dbscan_labels(np.array([1, 0, 1, 0]), np.array([[0, 0], [0, 0], [0.5, 0], [0.5, 0]]),
                            min_samples=2)
     assert labels.tolist() == [1, 0, 1, 0]
+
+
+def test_batches_as_dask_tasks_give_the_same_labels(monkeypatch):
+    import sys
+
+    module = sys.modules["radarsp.cluster"]
+    rng = np.random.default_rng(4)
+    frame = np.repeat(np.arange(12), 30)
+    features = rng.uniform(0, 6, (frame.size, 2))
+    one_batch = module.dbscan_labels(frame, features, min_samples=3)
+    monkeypatch.setattr(module, "_BATCH_POINTS", 50)  # many batches, split between frames
+    assert np.array_equal(module.dbscan_labels(frame, features, min_samples=3), one_batch)
+    assert np.array_equal(module.dbscan_labels(frame, features, min_samples=3, use_dask=True),
+                          one_batch)

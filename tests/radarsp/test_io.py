@@ -63,9 +63,13 @@ def _write_by_hand(path, *, ri_last=True, with_units=True, csi_value=None):
             var = nc.createVariable(f"rx_{axis}", "f8", ("rx",))
             var[:] = 0.005 * np.arange(3) if axis == "x" else 0.0
             var.units = "m"
-        dims = ("frame", "rx", "subcarrier", "ri") if ri_last else ("frame", "ri", "rx", "subcarrier")
+        dims = (
+            ("frame", "rx", "subcarrier", "ri") if ri_last else ("frame", "ri", "rx", "subcarrier")
+        )
         csi = nc.createVariable("csi", "f4", dims)
-        data = np.arange(2 * 3 * 4 * 2, dtype=np.float32).reshape([nc.dimensions[d].size for d in dims])
+        data = np.arange(2 * 3 * 4 * 2, dtype=np.float32).reshape(
+            [nc.dimensions[d].size for d in dims]
+        )
         if csi_value is not None:
             data.flat[0] = csi_value
         csi[:] = data
@@ -99,10 +103,26 @@ def test_dask_chunks_stay_lazy_and_equal(tmp_path, csi_ds):
     [
         (lambda ds: ds.drop_vars("csi"), "csi", "missing"),
         (lambda ds: ds.transpose("rx", "frame", "subcarrier", ...), "csi", "expected dims"),
-        (lambda ds: ds.assign_attrs(bandwidth=None) and ds.drop_attrs(deep=False).assign_attrs(
-            carrier_frequency=28e9, subcarrier_spacing=1e8), None, "bandwidth"),
-        (lambda ds: ds.drop_vars("target_box").assign(target_box=ds.target_box[:, :3]), "target_box", "length 4"),
-        (lambda ds: ds.assign_coords(frequency=("subcarrier", ds.frequency.values[::-1])), "frequency", "increasing"),
+        (
+            lambda ds: (
+                ds.assign_attrs(bandwidth=None)
+                and ds.drop_attrs(deep=False).assign_attrs(
+                    carrier_frequency=28e9, subcarrier_spacing=1e8
+                )
+            ),
+            None,
+            "bandwidth",
+        ),
+        (
+            lambda ds: ds.drop_vars("target_box").assign(target_box=ds.target_box[:, :3]),
+            "target_box",
+            "length 4",
+        ),
+        (
+            lambda ds: ds.assign_coords(frequency=("subcarrier", ds.frequency.values[::-1])),
+            "frequency",
+            "increasing",
+        ),
     ],
 )
 def test_bad_datasets_give_one_clear_error(tmp_path, csi_ds, mutate, variable, expected):
@@ -132,7 +152,7 @@ def test_missing_units_is_reported(tmp_path):
 def test_non_finite_csi_is_reported_on_read(tmp_path):
     path = _write_by_hand(tmp_path / "nan.nc", csi_value=np.nan)
     with pytest.raises(RadarspFileError, match="nan.nc: variable 'csi': expected finite"):
-        radarsp.open_csi(path).csi.values
+        radarsp.open_csi(path).csi.load()
     with pytest.raises(RadarspFileError, match="expected finite"):
         radarsp.open_csi(path, chunks={"frame": 1}).csi.sum().compute()
 
