@@ -59,6 +59,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("cube", nargs="?", type=Path, default=CAPTURE, help="ADC cube (.npy)")
     parser.add_argument("-o", "--output", type=Path, help="also save the heatmap-1 file here")
+    parser.add_argument("--figure", type=Path, default=Path("docs/figures/ti_capture.png"),
+                        help="range-angle (with CFAR detections) and range-Doppler figure")
     args = parser.parse_args()
 
     cube = load_cube(args.cube)
@@ -89,6 +91,31 @@ def main() -> None:
     best = int(np.argmax(moving.snr.values))
     print(f"range-Doppler CFAR: {moving.sizes['detection']} detection(s); strongest at "
           f"{float(moving.range[best]):.2f} m, {float(moving.velocity[best]):+.2f} m/s")
+    figure(heat, table, args.figure)
+
+
+def figure(heat, table, path: Path) -> None:
+    """Range-angle map with its CFAR detections beside the range-Doppler map, both in dB."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from radarsp.plot import plot_heatmap
+
+    fig, (polar, doppler) = plt.subplots(1, 2, figsize=(10, 4))
+    plot_heatmap(heat, 0, detections=table, truth=False, ax=polar)
+    polar.set_title("TI capture: range-angle, moving returns")
+    rd = 10 * np.log10(heat.doppler_power.isel(frame=0).values + 1e-12)
+    mesh = doppler.pcolormesh(heat.velocity.values, heat.range.values, rd - rd.max(),
+                              vmin=-40, vmax=0, shading="nearest")
+    doppler.set(xlabel="radial velocity (m/s, + receding)", ylabel="range (m)",
+                title="range-Doppler")
+    fig.colorbar(mesh, ax=doppler, label="power (dB re peak)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

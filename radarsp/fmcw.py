@@ -147,9 +147,9 @@ def fmcw_to_csi(
 
     Notes
     -----
-    A range transform over all ``N`` subcarriers also shows the negative beat frequencies
-    (the image band of complex baseband, or the mirror of real sampling) as ranges beyond
-    ``N/2`` bins; :func:`from_fmcw` keeps only the first ``N/2``.
+    A range transform over all ``N`` subcarriers maps beat frequency ``m f_s / N`` to bin
+    ``m``, so complex (I/Q) samples resolve ``N`` bins up to ``c f_s / (2 S)``; real-valued
+    samples have a mirrored spectrum, and :func:`from_fmcw` keeps their first ``N/2`` bins.
 
     Examples
     --------
@@ -237,8 +237,8 @@ def from_fmcw(
     xarray.Dataset
         ``heatmap-1``: ``power`` (frame, range, angle), float32, averaged over chirps; with
         ``doppler``, ``doppler_power`` (frame, range, velocity), averaged over elements.
-        ``range`` ``r_m = m c / (2 B)``, ``B = S N / f_s``, for ``m = 0 .. N/2-1`` (the
-        non-negative beat frequencies); ``angle`` (rad, increasing); ``velocity``
+        ``range`` ``r_m = m c / (2 B)``, ``B = S N / f_s``, for ``m = 0 .. N-1`` with complex
+        (I/Q) samples (up to ``c f_s / (2 S)``), ``m = 0 .. N/2-1`` with real samples; ``angle`` (rad, increasing); ``velocity``
         ``v_l = l λ / (2 N_c T_c)``, ``l = -N_c/2 .. N_c/2-1``, positive receding. A
         unit-amplitude point target on a bin has power 1 in both maps.
 
@@ -263,13 +263,15 @@ def from_fmcw(
     csi = fmcw_to_csi(adc, slope=slope, sample_rate=sample_rate, carrier=carrier,
                       chirp_period=chirp_period, rx_positions=rx_positions)
     n_chirps, n_samples = csi.sizes["symbol"], csi.sizes["subcarrier"]
+    # I/Q samples resolve beat frequencies 0 .. f_s; a real signal's upper half is its mirror
+    range_bins = n_samples if np.iscomplexobj(adc) else n_samples // 2
     if n_chirps < 2 and (remove_static or doppler):
         raise ValueError("adc: static clutter removal and Doppler need at least 2 chirps")
     if remove_static:
         csi["csi"] = csi["csi"] - csi["csi"].mean("symbol")
     heat = heatmap_dataset(
         csi, doppler=doppler, window=(window, angle_window), doppler_window=window,
-        range_bins=n_samples // 2, beamformer=beamformer, angle_bins=angle_bins,
+        range_bins=range_bins, beamformer=beamformer, angle_bins=angle_bins,
         **angle_options,
     )
     heat.attrs.update(

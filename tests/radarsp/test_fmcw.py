@@ -52,7 +52,8 @@ def reference_heatmaps(cube, n_angle):
     """
     n_chirps, n_rx, n_samples = cube.shape
     taper = np.hanning(n_samples)
-    profiles = np.fft.fft(cube * taper, axis=-1)[..., : n_samples // 2] / taper.sum()
+    kept = n_samples if np.iscomplexobj(cube) else n_samples // 2  # I/Q: all beat frequencies
+    profiles = np.fft.fft(cube * taper, axis=-1)[..., :kept] / taper.sum()
     profiles = profiles - profiles.mean(axis=0)
     spatial = np.fft.fft(profiles, n=n_angle, axis=1) / n_rx  # (chirp, angle bin, range)
     bins = np.arange(n_angle) - n_angle // 2
@@ -72,7 +73,7 @@ def test_heatmaps_equal_the_plain_fft_processing():
     np.testing.assert_allclose(heat.power[0], range_angle, rtol=2e-4, atol=1e-6)
     np.testing.assert_allclose(heat.doppler_power[0], range_doppler, rtol=2e-4, atol=1e-6)
     np.testing.assert_allclose(heat.angle, fft_grid(32))
-    np.testing.assert_allclose(heat.range, np.arange(16) * SPEED_OF_LIGHT * FS / (2 * SLOPE * 32))
+    np.testing.assert_allclose(heat.range, np.arange(32) * SPEED_OF_LIGHT * FS / (2 * SLOPE * 32))
     np.testing.assert_allclose(heat.velocity, np.arange(-8, 8) * LAMBDA / (2 * 16 * TC))
 
 
@@ -209,3 +210,16 @@ def test_real_ti_capture_target_at_2p93_m_and_7_degrees(capture, spacing, sign):
     assert abs(int(moving["range"]) - 60) <= 1
     assert int(moving["velocity"]) - 64 == 7
     assert float(heat.velocity[moving["velocity"]]) == pytest.approx(7 * LAMBDA / (2 * TC * 128))
+
+
+def test_iq_samples_resolve_the_full_range_and_real_samples_half():
+    n = np.arange(128)
+    far = np.exp(2j * np.pi * 100 * n / 128)[None, None, :].repeat(4, 1).repeat(8, 0)
+    options = dict(slope=SLOPE, sample_rate=FS, carrier=F0, chirp_period=TC,
+                   rx_positions=uniform_array(4, LAMBDA / 2), remove_static=False)
+    heat = from_fmcw(far, **options)
+    bin_width = SPEED_OF_LIGHT * FS / (2 * SLOPE * 128)
+    assert heat.sizes["range"] == 128
+    peak = int(heat.power.isel(frame=0).max("angle").argmax())
+    assert peak == 100 and abs(float(heat.range[peak]) - 100 * bin_width) < 1e-9
+    assert from_fmcw(far.real, **options).sizes["range"] == 64
