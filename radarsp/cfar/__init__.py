@@ -328,10 +328,11 @@ def _run(values: np.ndarray, *, plan: dict):
 def _sort_keys(maps: np.ndarray) -> np.ndarray:
     """Unsigned integers that sort like the float values: IEEE bits, sign flipped (negatives
     also inverted). Shape (frame, cells)."""
+    from radarsp.cfar import _kernels
+
     unsigned = np.uint32 if maps.itemsize == 4 else np.uint64
-    bits = maps.reshape(len(maps), -1).view(unsigned)
-    sign = unsigned(1) << unsigned(8 * maps.itemsize - 1)
-    return np.where(bits & sign, ~bits, bits | sign)
+    bits = np.ascontiguousarray(maps).reshape(len(maps), -1).view(unsigned)
+    return _kernels.sort_keys(bits, unsigned(1) << unsigned(8 * maps.itemsize - 1))
 
 
 def _settings_attrs(plan: dict, dims: tuple) -> dict:

@@ -252,31 +252,34 @@ def _trailing_zeros(typingctx, word):
     return types.uint64(types.uint64), codegen
 
 
+#: log2 of the ranks per block of the OS window's member counts (32 bitset words a block)
+BLOCK_BITS = 11
+
+
 @njit(cache=True, inline="always")
-def _toggle(q, delta, words, middle, upper):
+def _toggle(q, delta, words, blocks):
     """Insert (``delta = 1``) or remove (``-1``) rank ``q`` of the rank-space window.
 
     Unsigned indices spare numba's negative-index handling (~15 % of the OS kernel's time).
     """
     u = np.uint64(q)
     words[u >> np.uint64(6)] ^= np.uint64(1) << (u & np.uint64(63))
-    middle[u >> np.uint64(9)] += delta
-    upper[u >> np.uint64(12)] += delta
+    blocks[u >> np.uint64(BLOCK_BITS)] += delta
 
 
 @njit(cache=True, inline="always")
-def _shift(rank, column, row_from, row_to, n_rows, delta, cursor, words, middle, upper):
+def _shift(rank, column, row_from, row_to, n_rows, delta, cursor, words, blocks):
     """Insert or remove the cells of ``column`` in rows ``[row_from, row_to)``.
 
     ``rank`` is column-major (a column's cells are adjacent). Returns the change of the
-    number of members below the cursor's 4096-rank superblock.
+    number of members below the cursor's block.
     """
     below = 0
     strip = rank[column * n_rows + row_from:column * n_rows + row_to]
     for i in range(strip.shape[0]):
         q = strip[i]
-        _toggle(q, delta, words, middle, upper)
-        below += (q >> 12) < cursor
+        _toggle(q, delta, words, blocks)
+        below += (q >> BLOCK_BITS) < cursor
     return below * delta
 
 
@@ -326,12 +329,12 @@ def cfar_order(x, keys, n_passes, guard_r, guard_a, train_r, train_a, r_lo, r_hi
     Each frame is ranked once by a radix sort of ``keys`` (unsigned integers ordered like
     the values, shape (frame, R * A); ``n_passes`` as in :func:`radix_order`), which turns
     values into distinct ranks. The training window of a row of cells is a set of ranks held
-    as a bitset with member counts per 512 and per 4096 ranks (about P/8 bytes for P cells per
-    frame, so it stays in cache). Moving the cell one column
+    as a bitset with member counts per block of ``2 ** BLOCK_BITS`` ranks (about P/8 bytes for
+    P cells per frame, so it stays in cache). Moving the cell one column
     inserts and removes ``2 (2 wr + 1)`` cells (plus ``2 (2 gr + 1)`` next to the guard
-    band), O(1) each. The ``k``-th smallest member is found from a cursor over the 4096-rank
-    counts (which moves little from one cell to the next), at most 8 counts of 512 ranks,
-    8 word popcounts and a bit select; no sort per cell.
+    band), O(1) each. The ``k``-th smallest member is found from a cursor over the block
+    counts (which moves little from one cell to the next), word popcounts within the block
+    and a bit select; no sort per cell.
 
     Parameters are those of :func:`cfar_mean` plus the sort keys, with ``alpha_n`` and
     ``rank_n`` the OS threshold factor and 1-based rank for a window of ``n`` training cells.
@@ -340,7 +343,7 @@ def cfar_order(x, keys, n_passes, guard_r, guard_a, train_r, train_a, r_lo, r_hi
     wr = guard_r + train_r
     wa = guard_a + train_a
     n_cells = n_rows * n_cols
-    n_upper = (n_cells + 4095) // 4096
+    n_blocks = (n_cells + (1 << BLOCK_BITS) - 1) >> BLOCK_BITS
     for f in prange(n_frames):
         flat = x[f].ravel()
         order = radix_order(keys[f], n_passes)
@@ -353,9 +356,8 @@ def cfar_order(x, keys, n_passes, guard_r, guard_a, train_r, train_a, r_lo, r_hi
             row = cell // n_cols
             rank[(cell - row * n_cols) * n_rows + row] = i
             sorted_values[i] = flat[cell]
-        words = np.zeros(n_upper * 64, np.uint64)
-        middle = np.zeros(n_upper * 8, np.int32)
-        upper = np.zeros(n_upper, np.int32)
+        words = np.zeros(n_blocks << (BLOCK_BITS - 6), np.uint64)
+        blocks = np.zeros(n_blocks, np.int32)
         for r in range(r_lo, r_hi):
             rows0, rows1 = max(r - wr, 0), min(r + wr, n_rows - 1)
             guard0, guard1 = max(r - guard_r, 0), min(r + guard_r, n_rows - 1)
@@ -366,22 +368,18 @@ def cfar_order(x, keys, n_passes, guard_r, guard_a, train_r, train_a, r_lo, r_hi
                 in_guard_rows = guard0 <= rr <= guard1
                 for c in range(max(a_lo - wa, 0), min(a_lo + wa, n_cols - 1) + 1):
                     if not (in_guard_rows and abs(c - a_lo) <= guard_a):
-                        _toggle(rank[c * n_rows + rr], 1, words, middle, upper)
+                        _toggle(rank[c * n_rows + rr], 1, words, blocks)
                         count += 1
             for a in range(a_lo, a_hi):
                 k = rank_n[count]
-                while below + upper[cursor] < k:
-                    below += upper[cursor]
+                while below + blocks[cursor] < k:
+                    below += blocks[cursor]
                     cursor += 1
                 while below >= k:
                     cursor -= 1
-                    below -= upper[cursor]
+                    below -= blocks[cursor]
                 remaining = k - below
-                m = cursor * 8
-                while middle[m] < remaining:
-                    remaining -= middle[m]
-                    m += 1
-                w = m * 8
+                w = cursor << (BLOCK_BITS - 6)
                 while True:
                     bits = np.int64(_popcount(words[w]))
                     if bits >= remaining:
@@ -408,17 +406,17 @@ def cfar_order(x, keys, n_passes, guard_r, guard_a, train_r, train_a, r_lo, r_hi
                     if 0 <= column < n_cols:
                         if train_a > 0:
                             below += _shift(rank, column, rows0, rows1 + 1, n_rows, delta,
-                                            cursor, words, middle, upper)
+                                            cursor, words, blocks)
                         else:
                             below += _shift(rank, column, rows0, guard0, n_rows, delta,
-                                            cursor, words, middle, upper)
+                                            cursor, words, blocks)
                             below += _shift(rank, column, guard1 + 1, rows1 + 1, n_rows, delta,
-                                            cursor, words, middle, upper)
+                                            cursor, words, blocks)
                 if train_a > 0:
                     for column, delta in ((a - guard_a, 1), (a + 1 + guard_a, -1)):
                         if 0 <= column < n_cols:
                             below += _shift(rank, column, guard0, guard1 + 1, n_rows, delta,
-                                            cursor, words, middle, upper)
+                                            cursor, words, blocks)
                 count = _window_count(rows0, rows1, guard0, guard1, a + 1, wa, guard_a, n_cols)
             # empty the window of the row's last cell, ready for the next row
             last = a_hi - 1
@@ -426,4 +424,29 @@ def cfar_order(x, keys, n_passes, guard_r, guard_a, train_r, train_a, r_lo, r_hi
                 in_guard_rows = guard0 <= rr <= guard1
                 for c in range(max(last - wa, 0), min(last + wa, n_cols - 1) + 1):
                     if not (in_guard_rows and abs(c - last) <= guard_a):
-                        _toggle(rank[c * n_rows + rr], -1, words, middle, upper)
+                        _toggle(rank[c * n_rows + rr], -1, words, blocks)
+
+
+@njit(parallel=True, cache=True)
+def sort_keys(bits, sign):
+    """Unsigned integers that sort like the IEEE floats whose bit patterns ``bits`` holds.
+
+    Parameters
+    ----------
+    bits : ndarray of uint32 or uint64, shape (frame, cell)
+        The float maps viewed as unsigned integers of the same width.
+    sign : uint32 or uint64
+        The sign bit of that width (``1 << 31`` or ``1 << 63``).
+
+    Returns
+    -------
+    ndarray, same shape and dtype
+        ``~b`` for negative values (sign bit set), ``b | sign`` otherwise: the order of the
+        keys is the numerical order of the floats. Parallel over frames.
+    """
+    out = np.empty_like(bits)
+    for frame in prange(bits.shape[0]):
+        for cell in range(bits.shape[1]):
+            value = bits[frame, cell]
+            out[frame, cell] = ~value if value & sign else value | sign
+    return out
