@@ -15,8 +15,9 @@ from radarsp.errors import RadarspFileError
 def run_guarded(command: click.Command) -> click.Command:
     """Wrap a command so a bad input file gives one line on stderr and exit status 1.
 
-    ``RadarspFileError`` (contract violations) and ``FileExistsError`` (refused overwrite)
-    become ``Error: <message>`` and status 1; click's usage errors keep status 2.
+    ``RadarspFileError`` (contract violations) and ``OSError`` (refused overwrite, missing
+    file, unwritable output directory, full disk) become ``Error: <message>`` and status 1;
+    click's usage errors keep status 2.
     """
     callback = command.callback
     if callback is None or getattr(callback, "_guarded", False):
@@ -26,7 +27,7 @@ def run_guarded(command: click.Command) -> click.Command:
     def guarded(*args, **kwargs):
         try:
             return callback(*args, **kwargs)
-        except (RadarspFileError, FileExistsError, FileNotFoundError) as err:
+        except (RadarspFileError, OSError) as err:
             click.echo(f"Error: {err}", err=True)
             sys.exit(1)
 
@@ -118,7 +119,7 @@ def dask_client(scheduler: str | None = None, workers: int | None = None):
         return
     with (
         LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         Client(cluster) as client,
     ):

@@ -43,3 +43,24 @@ def test_every_declared_subcommand_module_exposes_command():
             continue
         command = main.get_command(None, name)
         assert command is not None and command.name, name
+
+
+def test_unwritable_output_directory_is_one_line_and_status_1(tmp_path):
+    import os
+
+    import radarsp
+    from tests.conftest import make_csi
+
+    if os.geteuid() == 0:
+        # root ignores directory permissions; a path under a regular file fails the same way
+        blocked = tmp_path / "file"
+        blocked.write_text("")
+        output = blocked / "out.nc"
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        output = locked / "out.nc"
+    source = radarsp.save(make_csi(), tmp_path / "s.nc")
+    result = CliRunner().invoke(main, ["heatmap", str(source), "-o", str(output)])
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("Error: ") and len(result.output.strip().splitlines()) == 1
