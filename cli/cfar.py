@@ -78,7 +78,7 @@ def command(heatmap, output, method, guard_text, train_text, pfa, rank, threshol
     edge = _edge(edge_text, doppler)
     check_output(output, force)
 
-    from radarsp.cfar import NOT_FINITE, cfar, detections
+    from radarsp.cfar import DETECTION_OUTPUTS, NOT_FINITE, cfar, detections
     from radarsp.errors import RadarspFileError
     from radarsp.io import open_heatmap, save
     from radarsp.io.netcdf import dask_progress
@@ -91,7 +91,7 @@ def command(heatmap, output, method, guard_text, train_text, pfa, rank, threshol
     power = dataset[name]
     dims = ("range", "velocity" if doppler else "angle")
     settings = dict(method=method, dims=dims, guard=guard, train=train, pfa=pfa, rank=rank,
-                    threshold_factor=threshold_factor, edge=edge)
+                    threshold_factor=threshold_factor, edge=edge, outputs=DETECTION_OUTPUTS)
     n_frames = power.sizes["frame"]
     if n_frames == 0:
         raise RadarspFileError(heatmap, name, "has no frames")

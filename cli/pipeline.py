@@ -96,7 +96,7 @@ def command(csi, output, beamformer, window, angle_bins, max_range, doppler, cfa
     import sklearn.cluster  # noqa: F401
 
     from cli.evaluate import evaluate
-    from radarsp.cfar import cfar, detections
+    from radarsp.cfar import DETECTION_OUTPUTS, cfar, detections
     from radarsp.cluster import cluster
     from radarsp.errors import RadarspFileError
     from radarsp.heatmap import heatmap_dataset
@@ -128,7 +128,8 @@ def command(csi, output, beamformer, window, angle_bins, max_range, doppler, cfa
             angle_bins=angle_bins), run_dir / "heatmap.nc", force=True, progress=not quiet()))
         heat = open_heatmap(run_dir / "heatmap.nc", chunks={"frame": chunk_frames})
         truth = heat[[n for n in TABLE_TRUTH if n in heat.variables]].load()
-        cfar_options = dict(method=cfar_method, guard=guard, train=train, pfa=pfa, rank=rank)
+        cfar_options = dict(method=cfar_method, guard=guard, train=train, pfa=pfa, rank=rank,
+                            outputs=DETECTION_OUTPUTS)
         det = stages.run("cfar", lambda: detections(cfar(heat["power"], **cfar_options),
                                                     heat["power"]))
         if doppler:

@@ -238,7 +238,8 @@ def from_fmcw(
         ``heatmap-1``: ``power`` (frame, range, angle), float32, averaged over chirps; with
         ``doppler``, ``doppler_power`` (frame, range, velocity), averaged over elements.
         ``range`` ``r_m = m c / (2 B)``, ``B = S N / f_s``, for ``m = 0 .. N-1`` with complex
-        (I/Q) samples (up to ``c f_s / (2 S)``), ``m = 0 .. N/2-1`` with real samples; ``angle`` (rad, increasing); ``velocity``
+        (I/Q) samples (up to ``c f_s / (2 S)``), ``m = 0 .. N/2-1`` with real samples;
+        ``angle`` (rad, increasing); ``velocity``
         ``v_l = l λ / (2 N_c T_c)``, ``l = -N_c/2 .. N_c/2-1``, positive receding. A
         unit-amplitude point target on a bin has power 1 in both maps.
 

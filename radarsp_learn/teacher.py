@@ -159,10 +159,11 @@ def cfar_clusters(power: xr.DataArray, *, cfar_options: dict | None = None,
 
     Defaults are :data:`CFAR_OPTIONS` and :data:`CLUSTER_OPTIONS` (the statistical baseline's).
     """
-    from radarsp.cfar import cfar, detections
+    from radarsp.cfar import DETECTION_OUTPUTS, cfar, detections
     from radarsp.cluster import cluster
 
-    found = detections(cfar(power, **{**CFAR_OPTIONS, **(cfar_options or {})}), power)
+    found = detections(cfar(power, outputs=DETECTION_OUTPUTS,
+                            **{**CFAR_OPTIONS, **(cfar_options or {})}), power)
     return cluster(found, **{**CLUSTER_OPTIONS, **(cluster_options or {})})
 
 

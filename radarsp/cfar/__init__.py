@@ -53,6 +53,8 @@ __all__ = ["cfar", "cfar_array", "detections", "threshold_factor", "halves_thres
 Edge = Literal["truncate", "wrap", "skip"]
 EDGES = ("truncate", "wrap", "skip")
 OUTPUTS = ("detected", "threshold", "noise", "snr")
+#: what :func:`detections` needs (with the power map)
+DETECTION_OUTPUTS = ("detected", "snr")
 NOT_FINITE = "power has NaN or infinite values; CFAR needs finite linear power"
 
 
@@ -67,6 +69,7 @@ def cfar(
     rank: int | None = None,
     threshold_factor: float | None = None,
     edge: Edge | Sequence[Edge] = "truncate",
+    outputs: Sequence[str] = OUTPUTS,
 ) -> xr.Dataset:
     """Run a CFAR detector over the working dims of a power map; other dims are a batch.
 
@@ -90,18 +93,22 @@ def cfar(
         Custom ``alpha`` used for every cell instead of one derived from ``pfa``.
     edge : {"truncate", "wrap", "skip"} or one per working dim
         Edge policy (see the module docstring).
+    outputs : sequence of {"detected", "threshold", "noise", "snr"}
+        The variables to compute and return (default all four). Fewer is faster: each
+        output is a full-size map, and writing it is a large part of a CA detector's time.
+        :func:`detections` needs ``detected`` and ``snr``.
 
     Returns
     -------
     xarray.Dataset
-        Same dims and coords as ``power``: ``detected`` (bool), ``noise`` (estimate ``Z``),
-        ``threshold`` (``alpha Z``) and ``snr`` (``power / Z``, linear); the settings and the
-        interior ``alpha`` as ``cfar_*`` attrs.
+        Same dims and coords as ``power``, the ``outputs`` among: ``detected`` (bool),
+        ``noise`` (estimate ``Z``), ``threshold`` (``alpha Z``) and ``snr`` (``power / Z``,
+        linear); the settings and the interior ``alpha`` as ``cfar_*`` attrs.
 
     Raises
     ------
     ValueError
-        Unknown method or edge, ``pfa`` outside (0, 1), negative guard/training counts, no
+        Unknown method, edge or output, ``pfa`` outside (0, 1), negative guard/training counts, no
         training cells, a window wider than the map, a rank outside ``[1, N]``, or power
         with NaN or infinite values (raised when the values are computed, for dask input).
 
@@ -124,20 +131,22 @@ def cfar(
             f"dims must name 1 or 2 distinct dims of power {tuple(power.dims)}, got {dims}"
         )
     shape = tuple(power.sizes[d] for d in dims)
+    outputs = _check_outputs(outputs)
     plan = _plan(shape, method=method, guard=guard, train=train, pfa=pfa, rank=rank,
                  alpha=threshold_factor, edge=edge, dtype=power.dtype)
     if power.chunks is not None:
         power = power.chunk({d: -1 for d in dims})
-    outputs = xr.apply_ufunc(
-        _run, power,
-        kwargs={"plan": plan},
+    arrays = xr.apply_ufunc(
+        _run if len(outputs) > 1 else _run_one, power,
+        kwargs={"plan": plan, "outputs": outputs},
         input_core_dims=[list(dims)],
-        output_core_dims=[list(dims)] * 4,
+        output_core_dims=[list(dims)] * len(outputs),
         dask="parallelized",
-        output_dtypes=[bool] + [plan["dtype"]] * 3,
+        output_dtypes=[bool if name == "detected" else plan["dtype"] for name in outputs],
     )
+    arrays = arrays if isinstance(arrays, tuple) else (arrays,)
     result = xr.Dataset(
-        {name: out.transpose(*power.dims) for name, out in zip(OUTPUTS, outputs, strict=True)},
+        {name: out.transpose(*power.dims) for name, out in zip(outputs, arrays, strict=True)},
         attrs=_settings_attrs(plan, dims),
     )
     return model.annotate(result)
@@ -154,10 +163,12 @@ def cfar_array(
     rank: int | None = None,
     threshold_factor: float | None = None,
     edge: Edge | Sequence[Edge] = "truncate",
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    outputs: Sequence[str] = OUTPUTS,
+) -> tuple[np.ndarray, ...]:
     """:func:`cfar` on a plain array whose last ``ndim`` (1 or 2) axes are the working axes.
 
-    Returns ``(detected, threshold, noise, snr)``, each of the shape of ``values``.
+    Returns the ``outputs`` in their order, by default ``(detected, threshold, noise,
+    snr)``, each of the shape of ``values``.
 
     Examples
     --------
@@ -170,9 +181,17 @@ def cfar_array(
     values = np.asarray(values)
     if ndim not in (1, 2) or values.ndim < ndim:
         raise ValueError(f"ndim must be 1 or 2 and at most values.ndim={values.ndim}")
+    outputs = _check_outputs(outputs)
     plan = _plan(values.shape[values.ndim - ndim:], method=method, guard=guard, train=train,
                  pfa=pfa, rank=rank, alpha=threshold_factor, edge=edge, dtype=values.dtype)
-    return _run(values, plan=plan)
+    return _run(values, plan=plan, outputs=outputs)
+
+
+def _check_outputs(outputs: Sequence[str]) -> tuple[str, ...]:
+    outputs = (outputs,) if isinstance(outputs, str) else tuple(outputs)
+    if not outputs or len(set(outputs)) != len(outputs) or set(outputs) - set(OUTPUTS):
+        raise ValueError(f"outputs must be distinct names among {OUTPUTS}, got {outputs}")
+    return outputs
 
 
 def _per_dim(value, n_dims: int, name: str) -> tuple:
@@ -289,15 +308,12 @@ def _tables(method, size, region, guard, reach, pfa, rank, n_full, alpha) -> dic
     return {"alpha_n": alpha_n, "rank_n": rank_n, "alpha_mn": alpha_mn}
 
 
-def _run(values: np.ndarray, *, plan: dict):
-    """Apply a validated plan to ``values`` (working axes last); returns the four outputs."""
+def _run(values: np.ndarray, *, plan: dict, outputs: Sequence[str] = OUTPUTS):
+    """Apply a validated plan to ``values`` (working axes last); returns ``outputs``."""
     from radarsp.cfar import _kernels
 
     n_dims = plan["n_dims"]
     values = np.asarray(values, dtype=plan["dtype"])
-    if not np.isfinite(values).all():
-        # one NaN would spread through the summed-area table to every later window sum
-        raise ValueError(NOT_FINITE)
     maps = values.reshape((-1,) + (1,) * (2 - n_dims) + values.shape[values.ndim - n_dims:])
     pad = plan["pad"]
     if any(pad):
@@ -305,34 +321,48 @@ def _run(values: np.ndarray, *, plan: dict):
     maps = np.ascontiguousarray(maps)
     shape = (maps.shape[0],) + tuple(n - 2 * p for n, p in zip(maps.shape[1:], pad, strict=True))
     detected = np.zeros(shape, dtype=bool)
-    if "skip" in plan["edge"]:
-        # cells whose window does not fit are never evaluated: NaN, not detected
-        others = [np.full(shape, np.nan, dtype=plan["dtype"]) for _ in range(3)]
-    else:
-        others = [np.empty(shape, dtype=plan["dtype"]) for _ in range(3)]
+    # outputs not asked for are zero-width arrays, which the kernels leave unwritten
+    fill = np.nan if "skip" in plan["edge"] else None  # cells never evaluated by "skip"
+    others = [np.full(shape, fill, dtype=plan["dtype"]) if name in outputs and fill
+              else np.empty(shape if name in outputs else shape[:2] + (0,), dtype=plan["dtype"])
+              for name in OUTPUTS[1:]]
     (r_lo, r_hi), (a_lo, a_hi) = plan["region"]
     (guard_r, guard_a), (train_r, train_a) = plan["guard"], plan["train"]
     settings = (guard_r, guard_a, train_r, train_a, r_lo, r_hi, a_lo, a_hi, *pad)
+    # the kernels check the values are finite on their way (a NaN would spread through the
+    # summed-area tables to every later window sum)
+    finite = np.ones(maps.shape[0], dtype=bool)
     if maps.shape[0]:
         if plan["method"] == "os":
-            _kernels.cfar_order(maps, _sort_keys(maps), 3 if maps.itemsize == 4 else 6,
-                                *settings, plan["alpha_n"], plan["rank_n"], detected, *others)
+            keys = _sort_keys(maps, finite)
+            if finite.all():
+                _kernels.cfar_order(maps, keys, 3 if maps.itemsize == 4 else 6, *settings,
+                                    plan["alpha_n"], plan["rank_n"], detected, *others)
         else:
             code = {"ca": _kernels.CA, "go": _kernels.GO, "so": _kernels.SO}[plan["method"]]
             _kernels.cfar_mean(maps, code, *settings, plan["alpha_n"], plan["alpha_mn"],
-                               detected, *others)
-    threshold, noise, snr = others
-    return tuple(o.reshape(values.shape) for o in (detected, threshold, noise, snr))
+                               detected, *others, finite)
+    if not finite.all():
+        raise ValueError(NOT_FINITE)
+    arrays = dict(zip(OUTPUTS, [detected, *others], strict=True))
+    return tuple(arrays[name].reshape(values.shape) for name in outputs)
 
 
-def _sort_keys(maps: np.ndarray) -> np.ndarray:
+def _run_one(values: np.ndarray, *, plan: dict, outputs: Sequence[str]) -> np.ndarray:
+    """:func:`_run` of a single output, as the array itself (for ``xr.apply_ufunc``)."""
+    return _run(values, plan=plan, outputs=outputs)[0]
+
+
+def _sort_keys(maps: np.ndarray, finite: np.ndarray) -> np.ndarray:
     """Unsigned integers that sort like the float values: IEEE bits, sign flipped (negatives
-    also inverted). Shape (frame, cells)."""
+    also inverted). Shape (frame, cells). ``finite[i]`` is set to whether frame ``i`` is."""
     from radarsp.cfar import _kernels
 
     unsigned = np.uint32 if maps.itemsize == 4 else np.uint64
+    exponent = unsigned(0x7F800000) if maps.itemsize == 4 else unsigned(0x7FF0000000000000)
     bits = np.ascontiguousarray(maps).reshape(len(maps), -1).view(unsigned)
-    return _kernels.sort_keys(bits, unsigned(1) << unsigned(8 * maps.itemsize - 1))
+    return _kernels.sort_keys(bits, unsigned(1) << unsigned(8 * maps.itemsize - 1), exponent,
+                              finite)
 
 
 def _settings_attrs(plan: dict, dims: tuple) -> dict:
@@ -363,7 +393,9 @@ def detections(result: xr.Dataset, power: xr.DataArray | None = None) -> xr.Data
     ----------
     result : xarray.Dataset
         Output of :func:`cfar` with working dims (``range``, ``angle``) or (``range``,
-        ``velocity``), and optionally a ``frame`` batch dim (no other batch dims).
+        ``velocity``), and optionally a ``frame`` batch dim (no other batch dims). It needs
+        ``detected`` and ``snr`` (and ``noise`` without ``power``), so
+        ``cfar(..., outputs=("detected", "snr"))`` is enough.
     power : xarray.DataArray, optional
         The map the detector ran on; its values fill the ``power`` column. Without it the
         column is ``snr * noise``.
@@ -398,6 +430,12 @@ def detections(result: xr.Dataset, power: xr.DataArray | None = None) -> xr.Data
     """
     if result["detected"].chunks is not None and "frame" in result["detected"].dims:
         return _detections_by_chunk(result, power)
+    needed = ["detected", "snr"] + ([] if power is not None else ["noise"])
+    missing = [name for name in needed if name not in result]
+    if missing:
+        raise ValueError(f"detections needs the CFAR outputs {needed} (cfar(..., outputs=...)"
+                         f"{'' if power is not None else ', or the power map'}); missing "
+                         f"{missing}")
     detected = result["detected"]
     working = [d for d in detected.dims if d != "frame"]
     second = "velocity" if "velocity" in working else "angle"

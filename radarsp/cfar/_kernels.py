@@ -41,11 +41,34 @@ def _box(top, bottom, c0, c1):
 
 @njit(cache=True, inline="always")
 def _next_sat_row(row, previous, following):
-    """``following[j + 1] = previous[j + 1] + sum(row[:j + 1])``: the next summed-area row."""
+    """``following[j + 1] = previous[j + 1] + sum(row[:j + 1])``: the next summed-area row.
+
+    Returns the row's sum (not finite if any of its values is not).
+    """
     running = 0.0
     for j in range(row.shape[0]):
         running += row[j]
         following[j + 1] = previous[j + 1] + running
+    return running
+
+
+@njit(cache=True, inline="always")
+def _next_sat_rows(first, second, previous, following, after):
+    """Two summed-area rows at once: ``following`` from ``first``, ``after`` from ``second``.
+
+    The same sums, in the same order, as two calls of :func:`_next_sat_row`, but the two
+    running sums are independent chains, so the CPU overlaps their additions (the single
+    chain is bound by the latency of one addition per cell). Returns the sum of both rows.
+    """
+    running_first = 0.0
+    running_second = 0.0
+    for j in range(first.shape[0]):
+        running_first += first[j]
+        running_second += second[j]
+        value = previous[j + 1] + running_first
+        following[j + 1] = value
+        after[j + 1] = value + running_second
+    return running_first + running_second
 
 
 @njit(cache=True, inline="always")
@@ -62,12 +85,14 @@ def _halves(method, lead, lag, m, n):
 
 @njit(cache=True, parallel=True, error_model="numpy")
 def cfar_mean(x, method, guard_r, guard_a, train_r, train_a, r_lo, r_hi, a_lo, a_hi,
-              pad_r, pad_a, alpha_n, alpha_mn, detected, threshold, noise, snr):
+              pad_r, pad_a, alpha_n, alpha_mn, detected, threshold, noise, snr, finite):
     """CA, GO and SO CFAR with summed-area tables: O(1) work per cell for any window size.
 
-    Only the ``2 (guard_r + train_r) + 2`` summed-area rows a row of cells needs are kept
+    Only the ``2 (guard_r + train_r) + 3`` summed-area rows a row of cells needs are kept
     (a ring buffer that stays in cache). Every window sum is four lookups; the leading half
     is the rows above the cell plus the cells left of it on its row, the lagging half the rest.
+    A row's noise estimates and thresholds go to a scratch row first, then each wanted output
+    is written by its own loop, so every loop vectorises.
 
     Parameters
     ----------
@@ -86,46 +111,55 @@ def cfar_mean(x, method, guard_r, guard_a, train_r, train_a, r_lo, r_hi, a_lo, a
     alpha_mn : ndarray, shape (M + 1, M + 1)
         GO/SO threshold factor for ``m`` leading and ``n`` lagging cells.
     detected, threshold, noise, snr : ndarray, shape (frame, R - 2 pad_r, A - 2 pad_a)
-        Outputs, written in place.
+        Outputs, written in place. ``threshold``, ``noise`` or ``snr`` of shape
+        (frame, R - 2 pad_r, 0) are not wanted and not written.
+    finite : ndarray of bool, shape (frame,)
+        Set to whether every value of each frame is finite (from the row sums the tables
+        need anyway: a NaN or infinity makes its row's sum non-finite). The other outputs
+        of a frame with ``finite`` False are meaningless.
     """
     n_frames, n_rows, n_cols = x.shape
     wr = guard_r + train_r
     wa = guard_a + train_a
-    depth = 2 * wr + 2
+    # summed-area rows r0 .. r1 + 1 of the window, plus one computed ahead (rows go in pairs)
+    depth = 2 * wr + 3
     # columns whose window is not clipped: [inner0, inner1)
     inner0 = min(max(a_lo, wa), a_hi)
     inner1 = max(min(a_hi, n_cols - wa), inner0)
     for f in prange(n_frames):
         ring = np.zeros((depth, n_cols + 1))
+        z_row = np.empty(n_cols)
+        t_row = np.empty(n_cols)
         ready = 0
+        total = 0.0
         for r in range(r_lo, r_hi):
             r0 = max(r - wr, 0)
             r1 = min(r + wr, n_rows - 1)
             g0 = max(r - guard_r, 0)
             g1 = min(r + guard_r, n_rows - 1)
             while ready <= r1:
-                _next_sat_row(x[f, ready], ring[ready % depth], ring[(ready + 1) % depth])
-                ready += 1
+                if ready + 1 < n_rows:
+                    total += _next_sat_rows(x[f, ready], x[f, ready + 1], ring[ready % depth],
+                                            ring[(ready + 1) % depth], ring[(ready + 2) % depth])
+                    ready += 2
+                else:
+                    total += _next_sat_row(x[f, ready], ring[ready % depth],
+                                           ring[(ready + 1) % depth])
+                    ready += 1
             top, bottom = ring[r0 % depth], ring[(r1 + 1) % depth]
             guard_top, guard_bottom = ring[g0 % depth], ring[(g1 + 1) % depth]
             above, below = ring[r % depth], ring[(r + 1) % depth]
-            i = r - pad_r
-            out_detected, out_threshold = detected[f, i], threshold[f, i]
-            out_noise, out_snr = noise[f, i], snr[f, i]
             # unclipped columns: counts and threshold factor are fixed along the row
             width, guard_width = 2 * wa + 1, 2 * guard_a + 1
             if method == CA:
                 count = (r1 - r0 + 1) * width - (g1 - g0 + 1) * guard_width
-                _inner_ca(x[f, r], inner0, inner1, wa, guard_a, top, bottom, guard_top,
-                          guard_bottom, 1.0 / count, alpha_n[count], inner0 - pad_a, out_detected,
-                          out_threshold, out_noise, out_snr)
+                _inner_ca(inner0, inner1, wa, guard_a, top, bottom, guard_top, guard_bottom,
+                          1.0 / count, alpha_n[count], z_row, t_row)
             else:
                 m = (r - r0) * width - (r - g0) * guard_width + train_a
                 n = (r1 - r) * width - (g1 - r) * guard_width + train_a
-                _inner_halves(method, x[f, r], inner0, inner1, wa, guard_a, top, bottom,
-                              guard_top, guard_bottom, above, below, m, n, alpha_mn[m, n],
-                              inner0 - pad_a, out_detected, out_threshold, out_noise,
-                              out_snr)
+                _inner_halves(method, inner0, inner1, wa, guard_a, top, bottom, guard_top,
+                              guard_bottom, above, below, m, n, alpha_mn[m, n], z_row, t_row)
             # clipped columns near the left and right edges
             for side in range(2):
                 start, stop = (a_lo, inner0) if side == 0 else (inner1, a_hi)
@@ -150,19 +184,47 @@ def cfar_mean(x, method, guard_r, guard_a, train_r, train_a, r_lo, r_hi, a_lo, a
                         n = (r1 - r) * width - (g1 - r) * guard_width + (c1 - h1)
                         z = _halves(method, lead, lag, m, n)
                         alpha = alpha_mn[m, n]
-                    j = a - pad_a
-                    value = x[f, r, a]
-                    t = alpha * z
-                    noise[f, i, j] = z
-                    threshold[f, i, j] = t
-                    snr[f, i, j] = value / z
-                    detected[f, i, j] = value > t
+                    z_row[a] = z
+                    t_row[a] = alpha * z
+            i = r - pad_r
+            _store_row(x[f, r, a_lo:a_hi], z_row[a_lo:a_hi], t_row[a_lo:a_hi], a_lo - pad_a,
+                       detected[f, i], threshold[f, i], noise[f, i], snr[f, i])
+        # every row has entered the tables (the last evaluated row's window reaches the
+        # last row), except rows below a "skip" region: add them to the check
+        for rest in range(ready, n_rows):
+            for j in range(n_cols):
+                total += x[f, rest, j]
+        finite[f] = np.isfinite(total)
 
 
 @njit(cache=True, error_model="numpy")
-def _inner_ca(values, start, stop, wa, guard_a, top, bottom, guard_top, guard_bottom,
-              inverse_count, alpha, out_start, detected, threshold, noise, snr):
-    """CA over the unclipped columns ``[start, stop)`` of one row.
+def _store_row(values, z, t, out_start, detected, threshold, noise, snr):
+    """Write cells ``out_start ...`` of the output rows from a row's noise and threshold.
+
+    One loop per output (each vectorises); an output row of length 0 is not wanted.
+    """
+    n = values.shape[0]
+    detected = detected[out_start:out_start + n]
+    for k in range(n):
+        detected[k] = values[k] > t[k]
+    if threshold.shape[0]:
+        threshold = threshold[out_start:out_start + n]
+        for k in range(n):
+            threshold[k] = t[k]
+    if noise.shape[0]:
+        noise = noise[out_start:out_start + n]
+        for k in range(n):
+            noise[k] = z[k]
+    if snr.shape[0]:
+        snr = snr[out_start:out_start + n]
+        for k in range(n):
+            snr[k] = values[k] / z[k]
+
+
+@njit(cache=True, error_model="numpy")
+def _inner_ca(start, stop, wa, guard_a, top, bottom, guard_top, guard_bottom,
+              inverse_count, alpha, z_row, t_row):
+    """CA noise and threshold of the unclipped columns ``[start, stop)`` of one row.
 
     Every operand is a view shifted so the loop index is its only subscript, which lets LLVM
     drop numba's negative-index handling and vectorise the loop.
@@ -176,26 +238,20 @@ def _inner_ca(values, start, stop, wa, guard_a, top, bottom, guard_top, guard_bo
     guard_top_c, guard_top_d = guard_top[start - guard_a:], guard_top[start + guard_a + 1:]
     guard_bottom_c = guard_bottom[start - guard_a:]
     guard_bottom_d = guard_bottom[start + guard_a + 1:]
-    value_k = values[start:]
-    detected_k, threshold_k = detected[out_start:], threshold[out_start:]
-    noise_k, snr_k = noise[out_start:], snr[out_start:]
+    z_k, t_k = z_row[start:], t_row[start:]
     for k in range(n):
         total = ((bottom_b[k] - top_b[k] - bottom_a[k] + top_a[k])
                  - (guard_bottom_d[k] - guard_top_d[k] - guard_bottom_c[k] + guard_top_c[k]))
         z = total * inverse_count
-        value = value_k[k]
-        t = alpha * z
-        noise_k[k] = z
-        threshold_k[k] = t
-        snr_k[k] = value / z
-        detected_k[k] = value > t
+        z_k[k] = z
+        t_k[k] = alpha * z
 
 
 @njit(cache=True, error_model="numpy")
-def _inner_halves(method, values, start, stop, wa, guard_a, top, bottom, guard_top,
-                  guard_bottom, above, below, m, n, alpha, out_start,
-                  detected, threshold, noise, snr):
-    """GO/SO over the unclipped columns ``[start, stop)`` of one row (see :func:`_inner_ca`)."""
+def _inner_halves(method, start, stop, wa, guard_a, top, bottom, guard_top, guard_bottom,
+                  above, below, m, n, alpha, z_row, t_row):
+    """GO/SO noise and threshold of the unclipped columns ``[start, stop)`` (see
+    :func:`_inner_ca`)."""
     count = stop - start
     if count <= 0:
         return
@@ -206,9 +262,7 @@ def _inner_halves(method, values, start, stop, wa, guard_a, top, bottom, guard_t
     below_c, below_d, bottom_a, bottom_b = below[c:], below[d:], bottom[a:], bottom[b:]
     guard_top_c, guard_top_d = guard_top[c:], guard_top[d:]
     guard_bottom_c, guard_bottom_d = guard_bottom[c:], guard_bottom[d:]
-    value_k = values[start:]
-    detected_k, threshold_k = detected[out_start:], threshold[out_start:]
-    noise_k, snr_k = noise[out_start:], snr[out_start:]
+    z_k, t_k = z_row[start:], t_row[start:]
     inverse_m = 1.0 / m if m > 0 else 0.0
     inverse_n = 1.0 / n if n > 0 else 0.0
     for k in range(count):
@@ -226,12 +280,8 @@ def _inner_halves(method, values, start, stop, wa, guard_a, top, bottom, guard_t
             z = max(lead * inverse_m, lag * inverse_n)
         else:
             z = min(lead * inverse_m, lag * inverse_n)
-        value = value_k[k]
-        t = alpha * z
-        noise_k[k] = z
-        threshold_k[k] = t
-        snr_k[k] = value / z
-        detected_k[k] = value > t
+        z_k[k] = z
+        t_k[k] = alpha * z
 
 
 @intrinsic
@@ -336,14 +386,17 @@ def cfar_order(x, keys, n_passes, guard_r, guard_a, train_r, train_a, r_lo, r_hi
     counts (which moves little from one cell to the next), word popcounts within the block
     and a bit select; no sort per cell.
 
-    Parameters are those of :func:`cfar_mean` plus the sort keys, with ``alpha_n`` and
-    ``rank_n`` the OS threshold factor and 1-based rank for a window of ``n`` training cells.
+    Parameters are those of :func:`cfar_mean` (zero-width outputs are not written) plus the
+    sort keys, with ``alpha_n`` and ``rank_n`` the OS threshold factor and 1-based rank for
+    a window of ``n`` training cells, and without ``finite`` (see :func:`sort_keys`).
     """
     n_frames, n_rows, n_cols = x.shape
     wr = guard_r + train_r
     wa = guard_a + train_a
     n_cells = n_rows * n_cols
     n_blocks = (n_cells + (1 << BLOCK_BITS) - 1) >> BLOCK_BITS
+    keep_threshold, keep_noise, keep_snr = (
+        threshold.shape[2] > 0, noise.shape[2] > 0, snr.shape[2] > 0)
     for f in prange(n_frames):
         flat = x[f].ravel()
         order = radix_order(keys[f], n_passes)
@@ -393,10 +446,13 @@ def cfar_order(x, keys, n_passes, guard_r, guard_a, train_r, train_a, r_lo, r_hi
                 value = x[f, r, a]
                 t = alpha_n[count] * z
                 i, j = r - pad_r, a - pad_a
-                noise[f, i, j] = z
-                threshold[f, i, j] = t
-                snr[f, i, j] = value / z
                 detected[f, i, j] = value > t
+                if keep_threshold:
+                    threshold[f, i, j] = t
+                if keep_noise:
+                    noise[f, i, j] = z
+                if keep_snr:
+                    snr[f, i, j] = value / z
                 if a + 1 == a_hi:
                     break
                 # slide to a + 1: column a - wa leaves and a + 1 + wa enters (on the guard
@@ -428,7 +484,7 @@ def cfar_order(x, keys, n_passes, guard_r, guard_a, train_r, train_a, r_lo, r_hi
 
 
 @njit(parallel=True, cache=True)
-def sort_keys(bits, sign):
+def sort_keys(bits, sign, exponent, finite):
     """Unsigned integers that sort like the IEEE floats whose bit patterns ``bits`` holds.
 
     Parameters
@@ -437,6 +493,10 @@ def sort_keys(bits, sign):
         The float maps viewed as unsigned integers of the same width.
     sign : uint32 or uint64
         The sign bit of that width (``1 << 31`` or ``1 << 63``).
+    exponent : uint32 or uint64
+        The exponent bits of the format: a value is NaN or infinite when all are set.
+    finite : ndarray of bool, shape (frame,)
+        Set to whether every value of each frame is finite.
 
     Returns
     -------
@@ -446,7 +506,10 @@ def sort_keys(bits, sign):
     """
     out = np.empty_like(bits)
     for frame in prange(bits.shape[0]):
+        special = 0
         for cell in range(bits.shape[1]):
             value = bits[frame, cell]
             out[frame, cell] = ~value if value & sign else value | sign
+            special += (value & exponent) == exponent
+        finite[frame] = special == 0
     return out

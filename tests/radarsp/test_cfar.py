@@ -193,11 +193,52 @@ def test_invalid_settings_raise_clear_value_errors(kwargs, match):
         cfar(power, **kwargs)
 
 
-def test_non_finite_power_is_refused():
-    values = np.ones((2, 30, 30))
-    values[1, 3, 4] = np.nan
-    with pytest.raises(ValueError, match="NaN or infinite"):
-        cfar_array(values)
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_power_is_refused_wherever_it_is(method, dtype, bad):
+    # the kernels check finiteness on their way: every row, including rows a "skip" region
+    # never reaches and the first and last cell of a row
+    for cell in [(1, 3, 4), (0, 0, 0), (1, 29, 29), (0, 29, 0)]:
+        for edge in ("truncate", "skip", "wrap"):
+            values = np.ones((2, 30, 30), dtype=dtype)
+            values[cell] = bad
+            with pytest.raises(ValueError, match="NaN or infinite"):
+                cfar_array(values, method=method, guard=1, train=2, edge=edge)
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("edge", EDGES)
+def test_a_subset_of_outputs_equals_those_of_the_full_run(method, edge):
+    values = np.random.default_rng(3).exponential(size=(3, 40, 33)).astype(np.float32)
+    settings = dict(method=method, guard=(1, 2), train=(3, 4), pfa=1e-2, edge=edge)
+    full = dict(zip(("detected", "threshold", "noise", "snr"), cfar_array(values, **settings),
+                    strict=True))
+    for outputs in [("detected",), ("snr", "detected"), ("noise",), ("threshold", "snr")]:
+        got = cfar_array(values, outputs=outputs, **settings)
+        assert len(got) == len(outputs)
+        for name, array in zip(outputs, got, strict=True):
+            np.testing.assert_array_equal(array, full[name], err_msg=name)
+    result = cfar(xr.DataArray(values, dims=("frame", "range", "angle")), outputs=["snr"],
+                  **settings)
+    assert list(result.data_vars) == ["snr"]
+    np.testing.assert_array_equal(result["snr"].values, full["snr"])
+
+
+@pytest.mark.parametrize("outputs", [(), ("detected", "detected"), ("power",)])
+def test_unknown_or_repeated_outputs_are_refused(outputs):
+    with pytest.raises(ValueError, match="outputs must be distinct names"):
+        cfar_array(np.ones((1, 30, 30)), outputs=outputs)
+
+
+def test_detections_says_which_outputs_it_needs():
+    power = heatmap()
+    with pytest.raises(ValueError, match=r"missing \['snr'\]"):
+        detections(cfar(power, outputs=("detected",)), power)
+    with pytest.raises(ValueError, match=r"missing \['noise'\]"):
+        detections(cfar(power, outputs=("detected", "snr")))
+    table = detections(cfar(power, outputs=("detected", "snr")), power)
+    np.testing.assert_array_equal(table["power"], detections(cfar(power), power)["power"])
 
 
 def heatmap(seed=7, frames=3, targets=((1, 30, 10), (2, 12, 25))):
