@@ -16,6 +16,14 @@ The maximum (equation 3) is refined to sub-cell precision by a parabola through 
 its two neighbours along each axis (:func:`refine_peak`), rescaled from the map's grid to the
 model grid and to range/angle by :class:`radarsp_learn.grid.Grid`.
 
+``peak="heatmap"`` (default) then climbs the (smoothed) radar heatmap from that point to its
+nearest local maximum (:func:`climb`) and refines it the same way. An attention map says
+*which* return the camera's target is but is blurred along angle, where a 16-element array's
+beam is wide; the heatmap's own peak says where that return is. This uses the radar input
+only, no label. On development data (simulated parking lot, seeds 11 and 12, not the
+benchmark's) it took the MCL localiser from 1.92 to 1.74 m at the median and from 4.2 to
+2.9 m at the 90th percentile.
+
 Label-free: nothing here reads ground truth. :func:`calibration_offset` (the paper's one-off
 systematic-offset calibration) does need labelled frames; it is opt-in and its callers record
 how many labels it used.
@@ -33,6 +41,7 @@ from radarsp_learn.data import RadioVisualFrames, batch_order, estimates_dataset
 from radarsp_learn.grid import rescale_index
 
 Method = Literal["attribution", "gradient_x_activation", "conv"]
+Peak = Literal["attribution", "heatmap"]
 
 
 def feature_support(mask: torch.Tensor, feature_shape: tuple[int, int]) -> torch.Tensor:
@@ -164,9 +173,16 @@ def refine_peak(maps: torch.Tensor) -> torch.Tensor:
     >>> refine_peak(m)
     tensor([[2.0000, 2.1667]])
     """
+    rows, cols = maps.shape[1:]
+    flat = maps.reshape(len(maps), -1).argmax(dim=1)
+    return parabolic_refinement(maps, flat // cols, flat % cols)
+
+
+def parabolic_refinement(maps: torch.Tensor, row: torch.Tensor, col: torch.Tensor
+                         ) -> torch.Tensor:
+    """Sub-cell ``(row, col)`` of integer cells ``row``, ``col`` (B,) of ``maps`` (B, rows,
+    cols): the parabola vertex along each axis (see :func:`refine_peak`), shape (B, 2)."""
     batch, rows, cols = maps.shape
-    flat = maps.reshape(batch, -1).argmax(dim=1)
-    row, col = flat // cols, flat % cols
     idx = torch.arange(batch)
 
     def offset(centre, lower, upper, valid):
@@ -187,6 +203,47 @@ def refine_peak(maps: torch.Tensor) -> torch.Tensor:
                         col + offset(centre, left, right, col_valid)], dim=1).float()
 
 
+#: the 3 x 3 neighbourhood as (row, col) offsets; the cell itself is entry 4
+_NEIGHBOURS = torch.tensor([(dr, dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1)])
+
+
+def climb(maps: torch.Tensor, start: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Hill-climb each map from ``start`` to a local maximum (8-neighbourhood, steepest step).
+
+    Parameters
+    ----------
+    maps : Tensor, shape (B, rows, cols)
+    start : Tensor, shape (B, 2)
+        Fractional ``(row, col)`` cells; rounded and clipped to the grid.
+
+    Returns
+    -------
+    row, col : Tensor of int64, shape (B,)
+        A cell no neighbour of which is larger (ties stay put).
+
+    Examples
+    --------
+    >>> m = torch.tensor([[[0.0, 1.0, 2.0, 3.0], [0.0, 0.0, 0.0, 4.0]]])
+    >>> climb(m, torch.tensor([[0.0, 0.0]]))
+    (tensor([1]), tensor([3]))
+    """
+    batch, rows, cols = maps.shape
+    row = start[:, 0].round().long().clamp(0, rows - 1)
+    col = start[:, 1].round().long().clamp(0, cols - 1)
+    padded = F.pad(maps, (1, 1, 1, 1), value=float("-inf"))
+    idx = torch.arange(batch)[:, None]
+    for _ in range(rows * cols):
+        values = padded[idx, row[:, None] + 1 + _NEIGHBOURS[:, 0],
+                        col[:, None] + 1 + _NEIGHBOURS[:, 1]]
+        best = values.argmax(dim=1)
+        move = values.gather(1, best[:, None])[:, 0] > values[:, 4]
+        if not move.any():
+            break
+        row = torch.where(move, row + _NEIGHBOURS[best, 0], row)
+        col = torch.where(move, col + _NEIGHBOURS[best, 1], col)
+    return row, col
+
+
 def smooth(maps: torch.Tensor, size: int) -> torch.Tensor:
     """Box-average ``maps`` (B, rows, cols) over ``size`` x ``size`` cells (1: unchanged)."""
     if size <= 1:
@@ -196,7 +253,7 @@ def smooth(maps: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def self_label_cells(objective, data: RadioVisualFrames, *, method: Method = "attribution",
-                     smoothing: int = 3, batch_size: int = 128,
+                     smoothing: int = 3, peak: Peak = "heatmap", batch_size: int = 128,
                      progress: bool = False) -> np.ndarray:
     """Self-labels of every frame of ``data`` as model-grid ``(row, col)``, shape (n, 2).
 
@@ -209,8 +266,14 @@ def self_label_cells(objective, data: RadioVisualFrames, *, method: Method = "at
     method : {"attribution", "gradient_x_activation", "conv"}
         Attention map (module docstring). ``"attribution"`` is input x gradient.
     smoothing : int
-        Box size (cells of the map) averaged before the peak search; 1 disables it.
+        Box size (cells of the map) averaged before the peak search; 1 disables it. The
+        heatmap climbed by ``peak="heatmap"`` is smoothed the same way.
+    peak : {"heatmap", "attribution"}
+        ``"attribution"``: the attention map's refined maximum. ``"heatmap"``: from there,
+        the nearest local maximum of the radar heatmap (module docstring).
     """
+    if peak not in ("heatmap", "attribution"):
+        raise ValueError(f"peak must be 'heatmap' or 'attribution', got {peak!r}")
     from tqdm.auto import tqdm
 
     objective.eval()
@@ -229,8 +292,13 @@ def self_label_cells(objective, data: RadioVisualFrames, *, method: Method = "at
             raise ValueError(f"unknown self-label method {method!r}")
         peaks = refine_peak(smooth(maps, smoothing)).numpy()
         rows, cols = maps.shape[-2:]
-        out.append(np.stack([rescale_index(peaks[:, 0], rows, grid_shape[0]),
-                             rescale_index(peaks[:, 1], cols, grid_shape[1])], axis=1))
+        cells = np.stack([rescale_index(peaks[:, 0], rows, grid_shape[0]),
+                          rescale_index(peaks[:, 1], cols, grid_shape[1])], axis=1)
+        if peak == "heatmap":
+            heatmap = smooth(batch["heatmap"][:, 0], smoothing)
+            cells = parabolic_refinement(heatmap, *climb(heatmap, torch.as_tensor(cells)))
+            cells = cells.numpy()
+        out.append(cells)
     return np.concatenate(out) if out else np.zeros((0, 2))
 
 
@@ -254,8 +322,9 @@ def calibration_offset(self_labels: np.ndarray, reference: np.ndarray) -> np.nda
 
 
 def self_labels(objective, data: RadioVisualFrames, *, method: Method = "attribution",
-                smoothing: int = 3, offset=(0.0, 0.0), batch_size: int = 128,
-                progress: bool = False, name: str = "mcl-selflabel", attrs: dict | None = None):
+                smoothing: int = 3, peak: Peak = "heatmap", offset=(0.0, 0.0),
+                batch_size: int = 128, progress: bool = False, name: str = "mcl-selflabel",
+                attrs: dict | None = None):
     """Self-labels of every frame of ``data`` as an estimates-1 dataset (``method`` attr
     ``name``).
 
@@ -266,10 +335,11 @@ def self_labels(objective, data: RadioVisualFrames, *, method: Method = "attribu
     --------
     See :func:`radarsp_learn.train.run_selflabel` for the end-to-end use on a run directory.
     """
-    cells = self_label_cells(objective, data, method=method, smoothing=smoothing,
+    cells = self_label_cells(objective, data, method=method, smoothing=smoothing, peak=peak,
                              batch_size=batch_size, progress=progress)
     cells = cells + np.asarray(offset, dtype=float)
     range_m, angle_rad = data.grid.to_polar(cells[:, 0], cells[:, 1])
-    meta = {"selflabel_method": method, "calibration_offset_cells": list(map(float, offset))}
+    meta = {"selflabel_method": method, "selflabel_peak": peak,
+            "calibration_offset_cells": list(map(float, offset))}
     return estimates_dataset(data.frame_ids, range_m, angle_rad, method=name,
                              attrs={**meta, **(attrs or {})})

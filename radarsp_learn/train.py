@@ -51,7 +51,7 @@ from radarsp_learn.objectives import build_objective
 # Contrastive training overfits within a few epochs (stop on held-out loss); the localiser
 # needs more, smaller steps.
 OBJECTIVE_DEFAULTS = {
-    "mcl": dict(epochs=8, batch_size=128, lr=1e-3, weight_decay=1e-4, patience=2),
+    "mcl": dict(epochs=12, batch_size=128, lr=1e-3, weight_decay=1e-4, patience=2),
     "localiser": dict(epochs=10, batch_size=64, lr=2e-3, weight_decay=1e-3, patience=3),
     "supervised": dict(epochs=10, batch_size=64, lr=2e-3, weight_decay=1e-3, patience=3),
 }
@@ -85,7 +85,9 @@ class TrainConfig:
     feature_dim: int = 64
     projector_hidden: int = 256
     embed_dim: int = 128
-    temperature: float = 0.1
+    # tau = 0.5 (against 0.1) halved the self-labels' 90th-percentile error on development
+    # data (simulated seeds 11/12, not the benchmark's): fewer labels on the wrong car
+    temperature: float = 0.5
     # m = 0 (f̄ = f, keys = stop-gradient queries) gave lower held-out loss and better
     # self-labels than m = 0.99 on simulated parking-lot data, in 0.6x the time
     momentum: float = 0.0
@@ -415,8 +417,8 @@ def _frames_for(config: TrainConfig, data_path, *, with_camera: bool) -> RadioVi
 
 
 def run_selflabel(run_dir, data_path, output, *, method: str = "attribution",
-                  smoothing: int = 3, calibration_labels: int = 0, force: bool = False,
-                  progress: bool = True, device: str = "cpu") -> Path:
+                  smoothing: int = 3, peak: str = "heatmap", calibration_labels: int = 0,
+                  force: bool = False, progress: bool = True, device: str = "cpu") -> Path:
     """Self-label every frame of ``data_path`` with the MCL run ``run_dir``; write estimates-1.
 
     Uses the camera image and target box of each frame, never its ground truth -- unless
@@ -447,10 +449,11 @@ def run_selflabel(run_dir, data_path, output, *, method: str = "attribution",
                                    grid_shape=config.grid_shape, image_shape=config.image_shape,
                                    mask_padding=config.mask_padding,
                                    dynamic_range_db=config.dynamic_range_db, cache=False)
-        cells = self_label_cells(objective, subset, method=method, smoothing=smoothing)
+        cells = self_label_cells(objective, subset, method=method, smoothing=smoothing,
+                                 peak=peak)
         offset = calibration_offset(cells, truth[subset.frames])
-    estimates = self_labels(objective, data, method=method, smoothing=smoothing, offset=offset,
-                            progress=progress, name=f"{config.objective}-selflabel",
+    estimates = self_labels(objective, data, method=method, smoothing=smoothing, peak=peak,
+                            offset=offset, progress=progress, name=f"{config.objective}-selflabel",
                             attrs={"run": os.fspath(run_dir),
                                    "labels_used": int(min(calibration_labels, len(data)))})
     return save(estimates, output, schema="estimates-1", force=force)

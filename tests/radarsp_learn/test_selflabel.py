@@ -13,9 +13,12 @@ from radarsp_learn.selflabel import (
     attention_conv,
     attribution_maps,
     calibration_offset,
+    climb,
     feature_support,
     refine_peak,
+    self_label_cells,
     self_labels,
+    smooth,
 )
 from radarsp_learn.train import TrainConfig
 
@@ -107,6 +110,48 @@ def test_self_labels_table(scenes, method):
     assert np.isfinite(table["range"]).all()
     assert (table["range"] >= scenes["range"][0] - 1).all()
     assert (table["range"] <= scenes["range"][-1] + 1).all()
+
+
+def climb_loop(image, row, col):
+    """Steepest ascent one sample at a time: obviously correct loops."""
+    rows, cols = image.shape
+    while True:
+        best = (image[row, col], row, col)
+        for dr in (-1, 0, 1):
+            for dc in (-1, 0, 1):
+                r, c = row + dr, col + dc
+                if 0 <= r < rows and 0 <= c < cols and image[r, c] > best[0]:
+                    best = (image[r, c], r, c)
+        if best[1:] == (row, col):
+            return row, col
+        row, col = best[1:]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 5), st.integers(1, 12), st.integers(1, 12), st.integers(0, 2**31 - 1))
+def test_climb_equals_a_loop_and_ends_on_a_local_maximum(batch, rows, cols, seed):
+    generator = torch.Generator().manual_seed(seed)
+    maps = smooth(torch.rand(batch, rows, cols, generator=generator), 3)
+    start = torch.rand(batch, 2, generator=generator) * torch.tensor([rows - 1, cols - 1])
+    row, col = climb(maps, start)
+    for b in range(batch):
+        want = climb_loop(maps[b].numpy(), int(start[b, 0].round()), int(start[b, 1].round()))
+        assert (int(row[b]), int(col[b])) == want
+        window = maps[b, max(want[0] - 1, 0):want[0] + 2, max(want[1] - 1, 0):want[1] + 2]
+        assert maps[b, want[0], want[1]] == window.max()
+
+
+def test_heatmap_peak_self_labels_sit_on_local_maxima_of_the_heatmap(scenes):
+    objective = build_objective(TrainConfig(**SMALL))
+    data = RadioVisualFrames(scenes, frames=np.arange(6), grid_shape=(32, 32),
+                             image_shape=(32, 32))
+    cells = self_label_cells(objective, data, peak="heatmap", batch_size=4)
+    heatmap = smooth(data.batch(np.arange(6))["heatmap"][:, 0], 3)
+    for b, (row, col) in enumerate(np.round(cells).astype(int)):
+        window = heatmap[b, max(row - 1, 0):row + 2, max(col - 1, 0):col + 2]
+        assert heatmap[b, row, col] == window.max()
+    with pytest.raises(ValueError, match="peak"):
+        self_label_cells(objective, data, peak="centroid")
 
 
 def test_calibration_offset_is_the_median_difference():
