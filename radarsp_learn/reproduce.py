@@ -427,7 +427,7 @@ def self_label_estimates(objective, config, data_path):
     """Self-labels of every frame of ``data_path`` as estimates-1, for MCL, CL or SCL.
 
     MCL and CL use the attribution map of :mod:`radarsp_learn.selflabel` (input x
-    gradient); SCL the peak of its own similarity map
+    gradient, then the heatmap's nearest local maximum); SCL the peak of its own similarity map
     (:func:`radarsp_learn.objectives.scl.self_label_cells`). Camera and boxes only, never
     ground truth (``labels_used = 0``).
     """

@@ -263,7 +263,8 @@ def write_report(study, train: Path, val: Path) -> Path:
     lines += _table(["backbone", "localiser 50th", "localiser 90th", "self-labels 50th",
                      "self-labels 90th", "paper 50th", "paper 90th"], rows)
     lines += ["Self-labels of the validation frames: MCL and CL by input x gradient attribution "
-              "(`radarsp_learn.selflabel`, 3 x 3 smoothing), SCL by the peak of its own "
+              "(`radarsp_learn.selflabel`, 3 x 3 smoothing) climbed to the heatmap's nearest local "
+              "maximum, SCL by the peak of its own "
               "similarity map; no calibration offset (nothing fitted on labels). Each localiser "
               "trains on the self-labels of the training frames.", ""]
     iou = _mask_iou(study)
