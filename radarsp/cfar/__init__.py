@@ -321,11 +321,15 @@ def _run(values: np.ndarray, *, plan: dict, outputs: Sequence[str] = OUTPUTS):
     maps = np.ascontiguousarray(maps)
     shape = (maps.shape[0],) + tuple(n - 2 * p for n, p in zip(maps.shape[1:], pad, strict=True))
     detected = np.zeros(shape, dtype=bool)
-    # outputs not asked for are zero-width arrays, which the kernels leave unwritten
-    fill = np.nan if "skip" in plan["edge"] else None  # cells never evaluated by "skip"
-    others = [np.full(shape, fill, dtype=plan["dtype"]) if name in outputs and fill
-              else np.empty(shape if name in outputs else shape[:2] + (0,), dtype=plan["dtype"])
-              for name in OUTPUTS[1:]]
+
+    def output(name):
+        if name not in outputs:  # zero-width: the kernels leave it unwritten
+            return np.empty(shape[:2] + (0,), dtype=plan["dtype"])
+        if "skip" in plan["edge"]:  # cells whose window does not fit are never evaluated
+            return np.full(shape, np.nan, dtype=plan["dtype"])
+        return np.empty(shape, dtype=plan["dtype"])
+
+    others = [output(name) for name in OUTPUTS[1:]]
     (r_lo, r_hi), (a_lo, a_hi) = plan["region"]
     (guard_r, guard_a), (train_r, train_a) = plan["guard"], plan["train"]
     settings = (guard_r, guard_a, train_r, train_a, r_lo, r_hi, a_lo, a_hi, *pad)
