@@ -6,7 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import xarray as xr
 from click.testing import CliRunner
 
 from cli.learn import main
@@ -68,6 +70,16 @@ def test_full_flow(scenes_file, tmp_path):
     result = invoke("selflabel", tmp_path / "mcl", scenes_file, "-o", tmp_path / "sl.nc",
                     "--force")
     assert result.exit_code == 0
+    # --peak: the default climbs the heatmap; "attribution" keeps the attention map's peak
+    result = invoke("selflabel", tmp_path / "mcl", scenes_file, "-o", tmp_path / "sl-a.nc",
+                    "--peak", "attribution")
+    assert result.exit_code == 0, result.output
+    with xr.open_dataset(tmp_path / "sl.nc") as climbed, \
+            xr.open_dataset(tmp_path / "sl-a.nc") as attention:
+        assert (climbed.attrs["selflabel_peak"], attention.attrs["selflabel_peak"]) == (
+            "heatmap", "attribution")
+        assert not (np.allclose(climbed["range"], attention["range"])
+                    and np.allclose(climbed["angle"], attention["angle"]))
     result = invoke("train", "--epochs", "2", "--resume", scenes_file, "-o", tmp_path / "mcl")
     assert result.exit_code == 0, result.output
     assert len((tmp_path / "mcl" / "metrics.jsonl").read_text().splitlines()) == 2
