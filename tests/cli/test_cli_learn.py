@@ -86,7 +86,6 @@ def test_full_flow(scenes_file, tmp_path):
 
 
 def test_bad_inputs(scenes_file, tmp_path):
-
     not_heatmap = tmp_path / "table.nc"
     xr.Dataset({"range": ("frame", [1.0])}, attrs={"radarsp_schema": "estimates-1"}).to_netcdf(
         not_heatmap)
