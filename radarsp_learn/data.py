@@ -227,6 +227,14 @@ def estimates_dataset(
     )
 
 
+def to_device(batch: dict[str, torch.Tensor], device) -> dict[str, torch.Tensor]:
+    """``batch`` with every tensor on ``device`` (a torch device, or a module's parameters'
+    device when given the module)."""
+    if isinstance(device, torch.nn.Module):
+        device = next(device.parameters()).device
+    return {key: value.to(device, non_blocking=True) for key, value in batch.items()}
+
+
 def batch_order(
     n: int, batch_size: int, *, seed: int, epoch: int = 0, shuffle: bool = True,
     drop_last: bool = False, rank: int = 0, world_size: int = 1, groups=None,

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from radarsp_learn.data import RadioVisualFrames, batch_order, estimates_dataset
+from radarsp_learn.data import RadioVisualFrames, batch_order, estimates_dataset, to_device
 from radarsp_learn.models import Localiser
 from radarsp_learn.objectives import Objective
 
@@ -94,7 +94,8 @@ def predict_cells(localiser: torch.nn.Module, data: RadioVisualFrames, *,
     out = []
     for positions in tqdm(batch_order(len(data), batch_size, seed=0, shuffle=False),
                           desc="predict", unit="batch", disable=not progress):
-        out.append(localiser(data.batch(positions)["heatmap"]).numpy())
+        batch = to_device(data.batch(positions), localiser)
+        out.append(localiser(batch["heatmap"]).cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.float32)
 
 

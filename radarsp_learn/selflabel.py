@@ -37,7 +37,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from radarsp_learn.data import RadioVisualFrames, batch_order, estimates_dataset
+from radarsp_learn.data import RadioVisualFrames, batch_order, estimates_dataset, to_device
 from radarsp_learn.grid import rescale_index
 
 Method = Literal["attribution", "gradient_x_activation", "conv"]
@@ -183,7 +183,7 @@ def parabolic_refinement(maps: torch.Tensor, row: torch.Tensor, col: torch.Tenso
     """Sub-cell ``(row, col)`` of integer cells ``row``, ``col`` (B,) of ``maps`` (B, rows,
     cols): the parabola vertex along each axis (see :func:`refine_peak`), shape (B, 2)."""
     batch, rows, cols = maps.shape
-    idx = torch.arange(batch)
+    idx = torch.arange(batch, device=maps.device)
 
     def offset(centre, lower, upper, valid):
         curvature = lower - 2 * centre + upper
@@ -231,16 +231,17 @@ def climb(maps: torch.Tensor, start: torch.Tensor) -> tuple[torch.Tensor, torch.
     row = start[:, 0].round().long().clamp(0, rows - 1)
     col = start[:, 1].round().long().clamp(0, cols - 1)
     padded = F.pad(maps, (1, 1, 1, 1), value=float("-inf"))
-    idx = torch.arange(batch)[:, None]
+    idx = torch.arange(batch, device=maps.device)[:, None]
+    neighbours = _NEIGHBOURS.to(maps.device)
     for _ in range(rows * cols):
-        values = padded[idx, row[:, None] + 1 + _NEIGHBOURS[:, 0],
-                        col[:, None] + 1 + _NEIGHBOURS[:, 1]]
+        values = padded[idx, row[:, None] + 1 + neighbours[:, 0],
+                        col[:, None] + 1 + neighbours[:, 1]]
         best = values.argmax(dim=1)
         move = values.gather(1, best[:, None])[:, 0] > values[:, 4]
         if not move.any():
             break
-        row = torch.where(move, row + _NEIGHBOURS[best, 0], row)
-        col = torch.where(move, col + _NEIGHBOURS[best, 1], col)
+        row = torch.where(move, row + neighbours[best, 0], row)
+        col = torch.where(move, col + neighbours[best, 1], col)
     return row, col
 
 
@@ -281,7 +282,7 @@ def self_label_cells(objective, data: RadioVisualFrames, *, method: Method = "at
     out = []
     for positions in tqdm(batch_order(len(data), batch_size, seed=0, shuffle=False),
                           desc="self-label", unit="batch", disable=not progress):
-        batch = data.batch(positions)
+        batch = to_device(data.batch(positions), objective)
         if method == "attribution":
             maps = attribution_maps(objective, batch, kind="input_x_gradient")
         elif method == "gradient_x_activation":
@@ -290,14 +291,14 @@ def self_label_cells(objective, data: RadioVisualFrames, *, method: Method = "at
             maps = conv_attention_maps(objective, batch)
         else:
             raise ValueError(f"unknown self-label method {method!r}")
-        peaks = refine_peak(smooth(maps, smoothing)).numpy()
+        peaks = refine_peak(smooth(maps, smoothing)).cpu().numpy()
         rows, cols = maps.shape[-2:]
         cells = np.stack([rescale_index(peaks[:, 0], rows, grid_shape[0]),
                           rescale_index(peaks[:, 1], cols, grid_shape[1])], axis=1)
         if peak == "heatmap":
             heatmap = smooth(batch["heatmap"][:, 0], smoothing)
-            cells = parabolic_refinement(heatmap, *climb(heatmap, torch.as_tensor(cells)))
-            cells = cells.numpy()
+            start = torch.as_tensor(cells, device=heatmap.device)
+            cells = parabolic_refinement(heatmap, *climb(heatmap, start)).cpu().numpy()
         out.append(cells)
     return np.concatenate(out) if out else np.zeros((0, 2))
 

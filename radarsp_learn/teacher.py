@@ -162,8 +162,8 @@ def cfar_clusters(power: xr.DataArray, *, cfar_options: dict | None = None,
     from radarsp.cfar import DETECTION_OUTPUTS, cfar, detections
     from radarsp.cluster import cluster
 
-    found = detections(cfar(power, outputs=DETECTION_OUTPUTS,
-                            **{**CFAR_OPTIONS, **(cfar_options or {})}), power)
+    options = {**CFAR_OPTIONS, **(cfar_options or {}), "outputs": DETECTION_OUTPUTS}
+    found = detections(cfar(power, **options), power)
     return cluster(found, **{**CLUSTER_OPTIONS, **(cluster_options or {})})
 
 

@@ -43,6 +43,7 @@ from radarsp_learn.data import (
     frame_sequences,
     open_heatmap,
     split_by_sequence,
+    to_device,
     truth_cells,
 )
 from radarsp_learn.grid import Grid
@@ -172,10 +173,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
 
 
-def _to(batch: dict, device: torch.device) -> dict:
-    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-
-
 def _mean_metrics(sums: dict, count: int) -> dict:
     """Average summed metrics over ``count`` samples (over all ranks when distributed)."""
     keys = sorted(sums)
@@ -209,7 +206,7 @@ def run_epoch(model, data: RadioVisualFrames, *, config: TrainConfig, epoch: int
     bar = tqdm(batches, desc=desc, unit="batch", file=sys.stderr, leave=False,
                disable=not progress or rank != 0)
     for positions in bar:
-        batch = _to(data.batch(positions), device)
+        batch = to_device(data.batch(positions), device)
         with torch.set_grad_enabled(training):
             out = model(batch)
         if training:
@@ -334,7 +331,7 @@ def train(config: TrainConfig, data_path, run_dir, *, resume: bool = False,
                     "train_frames": len(train_data), "val_frames": len(val_data),
                     "world_size": world}
             (run_dir / "config.json").write_text(json.dumps(meta, indent=2) + "\n")
-        objective.prepare(_to(train_data.batch(b), device) for b in batch_order(
+        objective.prepare(to_device(train_data.batch(b), device) for b in batch_order(
             len(train_data), config.batch_size, seed=config.seed, epoch=-1,
             rank=rank, world_size=world, drop_last=True))
     _truncate_metrics(run_dir / "metrics.jsonl", state["epoch"])

@@ -219,7 +219,7 @@ def self_label_cells(objective: SpatialContrastive, data, *, smoothing: int = 1,
     """
     from tqdm.auto import tqdm
 
-    from radarsp_learn.data import batch_order
+    from radarsp_learn.data import batch_order, to_device
     from radarsp_learn.grid import rescale_index
     from radarsp_learn.selflabel import refine_peak, smooth
 
@@ -228,8 +228,8 @@ def self_label_cells(objective: SpatialContrastive, data, *, smoothing: int = 1,
     out = []
     for positions in tqdm(batch_order(len(data), batch_size, seed=0, shuffle=False),
                           desc="SCL self-label", unit="batch", disable=not progress):
-        maps = objective.attention_maps(data.batch(positions))
-        peaks = refine_peak(smooth(maps, smoothing)).numpy()
+        maps = objective.attention_maps(to_device(data.batch(positions), objective))
+        peaks = refine_peak(smooth(maps, smoothing)).cpu().numpy()
         rows, cols = maps.shape[-2:]
         out.append(np.stack([rescale_index(peaks[:, 0], rows, rows_out),
                              rescale_index(peaks[:, 1], cols, cols_out)], axis=1))
