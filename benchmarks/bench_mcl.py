@@ -13,8 +13,14 @@ seeds, so no validation frame or sequence is ever seen in training):
 5. localiser on the training self-labels (label-free: early stopping on held-out self-labels);
    and, reported as using labels, the same on self-labels with the paper's one-off offset
    calibration fitted on ``--calibration-labels`` (100) ground-truth frames;
-6. genie-aided CFAR (2-D CA-CFAR + DBSCAN + the cluster nearest the truth) and the strongest
-   return, on the validation heatmaps.
+6. the same MCL self-labels with the camera box's centre-ray angle (``angle="camera"``: camera
+   intrinsics and pose from the image attrs, no labels) and a localiser trained on them;
+7. the RODNet-style teacher (CFAR clusters + the same camera rays) and its student localiser,
+   the paper's radio-visual baseline that uses the same camera geometry;
+8. genie-aided CFAR (2-D CA-CFAR + DBSCAN + the cluster nearest the truth) and the strongest
+   return, on the validation heatmaps; and the floor of every heatmap-peak self-label: the
+   local maximum of the full-resolution heatmap (within 30 dB of the frame's strongest) that
+   is nearest the truth, chosen with the truth.
 
 Errors are Euclidean x-y, metres, on the same validation frames. The table goes to
 ``benchmarks/results/mcl.md``.
@@ -90,6 +96,62 @@ def genie_cfar(heatmap_path: Path, out_dir: Path) -> dict[str, Path]:
     return out
 
 
+def peak_floor(heatmap_path: Path, floor_db: float = 30.0) -> np.ndarray:
+    """Per frame, the x-y error of the heatmap local maximum nearest the truth (a genie).
+
+    Local maxima of the full-resolution power (3 x 3 neighbourhood) within ``floor_db`` of
+    the frame's strongest cell: no self-label that is a heatmap peak can do better.
+    """
+    from scipy.ndimage import maximum_filter
+
+    from radarsp.io import open_heatmap
+
+    heat = open_heatmap(heatmap_path)
+    range_m, angle = heat["range"].values, heat["angle"].values
+    tx, ty = heat["target_x"].values, heat["target_y"].values
+    errors = np.empty(heat.sizes["frame"])
+    for start in range(0, len(errors), 500):
+        block = heat["power"].isel(frame=slice(start, start + 500)).transpose(
+            "frame", "range", "angle").values
+        for i, power in enumerate(block, start):
+            peaks = (power == maximum_filter(power, 3)) & (power > power.max()
+                                                          * 10 ** (-floor_db / 10))
+            rows, cols = np.nonzero(peaks)
+            x, y = range_m[rows] * np.sin(angle[cols]), range_m[rows] * np.cos(angle[cols])
+            errors[i] = np.hypot(x - tx[i], y - ty[i]).min()
+    return errors
+
+
+def localiser(times: dict, stage: str, labels: Path, run: str, files: tuple[Path, Path],
+              **config) -> dict:
+    """Train a localiser on ``labels`` into ``work/run`` and predict the validation file into
+    ``work/run.nc``; the two stages are timed as ``{stage} train`` / ``{stage} predict``."""
+    from radarsp_learn.train import TrainConfig, run_predict, train
+
+    train_nc, val_nc = files
+    work = labels.parent
+    summary = _clock(times, f"{stage} train", train,
+                     TrainConfig(objective="localiser", labels=str(labels), **config),
+                     train_nc, work / run, force=True, progress=False)
+    _clock(times, f"{stage} predict", run_predict, work / run, val_nc, work / f"{run}.nc",
+           force=True, progress=False)
+    return summary
+
+
+def rodnet(train_nc: Path, val_nc: Path, work: Path, times: dict, quick: dict,
+           seed: int) -> None:
+    """RODNet-style teacher labels of both files, its student localiser and its predictions."""
+    from radarsp.io import open_heatmap, save
+    from radarsp_learn.teacher import teacher_labels
+
+    for name, path in (("train", train_nc), ("val", val_nc)):
+        _clock(times, f"RODNet teacher ({name})", lambda p=path, n=name: save(
+            teacher_labels(open_heatmap(p).load()), work / f"rodnet-teacher-{n}.nc",
+            schema="estimates-1", force=True))
+    localiser(times, "RODNet student", work / "rodnet-teacher-train.nc", "rodnet",
+              (train_nc, val_nc), seed=seed, **quick)
+
+
 def throughput(run_dir: Path) -> float:
     """Median training samples/s over the run's epochs."""
     lines = (run_dir / "metrics.jsonl").read_text().splitlines()
@@ -147,31 +209,33 @@ def main(argv=None) -> int:
         _clock(times, f"MCL self-label (val, {method} peak)", run_selflabel, work / "mcl",
                val_nc, work / f"selflabels-val-{method}.nc", method=method, peak="attribution",
                force=True, progress=False)
-    summaries["localiser"] = _clock(
-        times, "localiser train", train,
-        TrainConfig(objective="localiser", labels=str(work / "selflabels-train.nc"),
-                    seed=args.seed, **quick), train_nc, work / "localiser", force=True,
-        progress=False)
-    _clock(times, "localiser predict", run_predict, work / "localiser", val_nc,
-           work / "localiser.nc", force=True, progress=False)
+    files = (train_nc, val_nc)
+    summaries["localiser"] = localiser(times, "localiser", work / "selflabels-train.nc",
+                                       "localiser", files, seed=args.seed, **quick)
+    for name, path in (("train frames", train_nc), ("val", val_nc)):
+        _clock(times, f"MCL self-label, camera-ray angle ({name})", run_selflabel, work / "mcl",
+               path, work / f"selflabels-camera-{name.split()[0]}.nc", angle="camera",
+               force=True, progress=False)
+    summaries["localiser-camera"] = localiser(
+        times, "localiser (camera-ray angle)", work / "selflabels-camera-train.nc",
+        "localiser-camera", files, seed=args.seed, **quick)
     calibrated = args.calibration_labels
     if calibrated:
         for name, path in (("train", train_nc), ("val", val_nc)):
             _clock(times, f"MCL self-label, calibrated ({name})", run_selflabel, work / "mcl",
                    path, work / f"selflabels-calibrated-{name}.nc",
                    calibration_labels=calibrated, force=True, progress=False)
-        _clock(times, "localiser train (calibrated labels)", train,
-               TrainConfig(objective="localiser", seed=args.seed, **quick,
-                           labels=str(work / "selflabels-calibrated-train.nc")),
-               train_nc, work / "localiser-calibrated", force=True, progress=False)
-        _clock(times, "localiser predict (calibrated labels)", run_predict,
-               work / "localiser-calibrated", val_nc, work / "localiser-calibrated.nc",
-               force=True, progress=False)
+        localiser(times, "localiser (calibrated labels)",
+                  work / "selflabels-calibrated-train.nc", "localiser-calibrated", files,
+                  seed=args.seed, **quick)
     try:
         cfar_paths = _clock(times, "genie-aided CFAR (val)", genie_cfar, val_nc, work)
     except ImportError as err:  # a toolkit stage not there yet
         print(f"genie-aided CFAR unavailable: {err}", file=sys.stderr)
         cfar_paths = {}
+
+    rodnet(train_nc, val_nc, work, times, quick, args.seed)
+    floor = _clock(times, "floor: genie heatmap peak (val)", peak_floor, val_nc)
 
     train_truth = open_heatmap(train_nc)[["target_x", "target_y"]].load()
     rows = [
@@ -188,6 +252,11 @@ def main(argv=None) -> int:
         ("**MCL localiser** (on training self-labels)", errors_of(work / "localiser.nc", truth),
          "0"),
     ]
+    camera = "0 (camera intrinsics and pose)"
+    rows += [("MCL self-labels, camera-ray angle (`--angle camera`)",
+              errors_of(work / "selflabels-camera-val.nc", truth), camera),
+             ("**MCL localiser, camera-ray angle** (on those training self-labels)",
+              errors_of(work / "localiser-camera.nc", truth), camera)]
     if calibrated:
         used = f"{calibrated} (offset calibration)"
         rows += [("MCL self-labels + offset calibration",
@@ -199,10 +268,19 @@ def main(argv=None) -> int:
                  "strongest": "strongest CFAR cluster"}[name]
         used = "every frame's truth (genie)" if name == "genie" else "0"
         rows.append((label, errors_of(path, truth), used))
+    rows += [("RODNet-style teacher (CFAR clusters + camera rays)",
+              errors_of(work / "rodnet-teacher-val.nc", truth), camera),
+             ("RODNet-style student (localiser on teacher labels)",
+              errors_of(work / "rodnet.nc", truth), camera),
+             ("floor of heatmap-peak self-labels: the local maximum nearest the truth",
+              floor, "every frame's truth (genie)")]
     selflabel_train = errors_of(work / "selflabels-train.nc", train_truth)
 
     chain = sum(times[k] for k in ("MCL train", "MCL self-label (train frames)",
                                    "localiser train", "localiser predict"))
+    chain_camera = sum(times[k] for k in (
+        "MCL train", "MCL self-label, camera-ray angle (train frames)",
+        "localiser (camera-ray angle) train", "localiser (camera-ray angle) predict"))
     command = " ".join(["cd", str(ROOT), "&&", ".venv/bin/python", "benchmarks/bench_mcl.py",
                          *map(shlex.quote, (argv if argv is not None else sys.argv[1:]))])
     lines = [
@@ -230,7 +308,8 @@ def main(argv=None) -> int:
         f"{p90:.2f} m (50th / 90th %ile). MCL stopped at epoch "
         f"{summaries['mcl']['best_epoch']} of {summaries['mcl']['epochs_run']} run "
         f"(held-out contrastive loss {summaries['mcl']['best_loss']:.3f}); the localiser at "
-        f"epoch {summaries['localiser']['best_epoch']} (held-out self-label loss).",
+        f"epoch {summaries['localiser']['best_epoch']} (held-out self-label loss), the "
+        f"camera-ray-angle localiser at epoch {summaries['localiser-camera']['best_epoch']}.",
         "",
         "| stage | wall-clock (s) | training samples/s |",
         "|---|---|---|",
@@ -244,7 +323,8 @@ def main(argv=None) -> int:
     lines += [
         "",
         f"MCL chain end to end (MCL train + self-label training frames + localiser train + "
-        f"predict), default configuration, {args.frames} frames: **{chain / 60:.1f} min**.",
+        f"predict), default configuration, {args.frames} frames: **{chain / 60:.1f} min**; "
+        f"with camera-ray angles: **{chain_camera / 60:.1f} min**.",
         "",
         f"Reproduce: `{command}`",
         "",

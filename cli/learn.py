@@ -157,21 +157,26 @@ def train_command(data, output, objective, labels, epochs, batch_size, lr, seed,
               show_default=True,
               help="heatmap: climb from the attention peak to the radar heatmap's nearest local "
                    "maximum (radar input only); attribution: the attention map's own peak.")
+@click.option("--angle", type=click.Choice(["attention", "camera"]), default="attention",
+              show_default=True,
+              help="attention: the peak's own angle (the paper's self-label); camera: the angle "
+                   "of the camera box's centre ray at the peak's range (pinhole model from the "
+                   "image attrs; camera at the radar's position and boresight). No labels.")
 @click.option("--calibrate-with-labels", "calibration_labels", type=click.IntRange(min=0),
               default=0, show_default=True,
               help="Fit the one-off systematic-offset calibration on the ground truth of this "
                    "many frames (NOT label-free; recorded as labels_used in the output).")
 @device_option
 @force_option
-def selflabel_command(run, data, output, method, smoothing, peak, calibration_labels, device,
-                      force):
+def selflabel_command(run, data, output, method, smoothing, peak, angle, calibration_labels,
+                      device, force):
     """Self-label every frame of DATA with the MCL run RUN (camera + box, no ground truth)."""
     from radarsp_learn.train import run_selflabel
 
     check_output(output, force)
     try:
         run_selflabel(run, data, output, method=method, smoothing=smoothing, peak=peak,
-                      calibration_labels=calibration_labels, force=force,
+                      angle=angle, calibration_labels=calibration_labels, force=force,
                       progress=not quiet(), device=device)
     except ValueError as err:
         _fail(err)

@@ -153,6 +153,39 @@ class Calibration:
         return self.rotate(points) + np.array([self.x, self.y])
 
 
+def camera_of(ds: xr.Dataset, camera: CameraModel | None = None) -> CameraModel:
+    """``camera``, or the pinhole model in the attrs of ``ds["image"]`` (clear error if absent)."""
+    if camera is not None:
+        return camera
+    if "image" not in ds.variables:
+        raise RadarspFileError(ds.encoding.get("source"), "image",
+                               "camera frames (with the camera model in attrs) needed")
+    return CameraModel.from_attrs(ds["image"].attrs, source=ds.encoding.get("source"))
+
+
+def box_rays(camera: CameraModel, boxes: np.ndarray,
+             calibration: Calibration = Calibration()) -> tuple[np.ndarray, np.ndarray]:
+    """Horizontal rays through the centres of camera boxes, in radar coordinates.
+
+    Parameters
+    ----------
+    camera : CameraModel
+    boxes : ndarray, shape (n, 4)
+        ``(col0, row0, col1, row1)`` pixels; NaN rows give NaN rays.
+    calibration : Calibration
+        Camera-to-radar transform.
+
+    Returns
+    -------
+    origin, direction : ndarray, shape (n, 2)
+        As :meth:`CameraModel.ground_rays`, carried into the radar frame.
+    """
+    boxes = np.asarray(boxes, dtype=np.float64)
+    origin, direction = camera.ground_rays((boxes[:, 0] + boxes[:, 2]) / 2.0,
+                                           (boxes[:, 1] + boxes[:, 3]) / 2.0)
+    return calibration.apply(origin), calibration.rotate(direction)
+
+
 def cfar_clusters(power: xr.DataArray, *, cfar_options: dict | None = None,
                   cluster_options: dict | None = None) -> xr.Dataset:
     """CFAR detections of every frame of ``power`` grouped by DBSCAN: a clusters-1 table.
@@ -306,17 +339,12 @@ def teacher_labels(
     from radarsp_learn.data import estimates_dataset, frame_values
     from radarsp_learn.masks import truth_boxes
 
-    if "image" not in ds.variables:
-        raise RadarspFileError(ds.encoding.get("source"), "image",
-                               "camera frames (with the camera model in attrs) needed")
-    camera = camera or CameraModel.from_attrs(ds["image"].attrs, source=ds.encoding.get("source"))
+    camera = camera_of(ds, camera)
     boxes = truth_boxes(ds) if boxes is None else np.asarray(boxes, dtype=np.float64)
-    col = (boxes[:, 0] + boxes[:, 2]) / 2.0
-    row = (boxes[:, 1] + boxes[:, 3]) / 2.0
-    origin, direction = camera.ground_rays(col, row)
-    origin, direction = calibration.apply(origin), calibration.rotate(direction)
+    origin, direction = box_rays(camera, boxes, calibration)
     ground = None
     if select == "ground":
+        col = (boxes[:, 0] + boxes[:, 2]) / 2.0
         ground = calibration.apply(camera.ground_points(col, boxes[:, 3] + 0.5))
     elif select != "ray":
         raise ValueError(f"select must be 'ground' or 'ray', got {select!r}")

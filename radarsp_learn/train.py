@@ -414,8 +414,9 @@ def _frames_for(config: TrainConfig, data_path, *, with_camera: bool) -> RadioVi
 
 
 def run_selflabel(run_dir, data_path, output, *, method: str = "attribution",
-                  smoothing: int = 3, peak: str = "heatmap", calibration_labels: int = 0,
-                  force: bool = False, progress: bool = True, device: str = "cpu") -> Path:
+                  smoothing: int = 3, peak: str = "heatmap", angle: str = "attention",
+                  calibration_labels: int = 0, force: bool = False, progress: bool = True,
+                  device: str = "cpu") -> Path:
     """Self-label every frame of ``data_path`` with the MCL run ``run_dir``; write estimates-1.
 
     Uses the camera image and target box of each frame, never its ground truth -- unless
@@ -447,10 +448,11 @@ def run_selflabel(run_dir, data_path, output, *, method: str = "attribution",
                                    mask_padding=config.mask_padding,
                                    dynamic_range_db=config.dynamic_range_db, cache=False)
         cells = self_label_cells(objective, subset, method=method, smoothing=smoothing,
-                                 peak=peak)
+                                 peak=peak, angle=angle)
         offset = calibration_offset(cells, truth[subset.frames])
     estimates = self_labels(objective, data, method=method, smoothing=smoothing, peak=peak,
-                            offset=offset, progress=progress, name=f"{config.objective}-selflabel",
+                            angle=angle, offset=offset, progress=progress,
+                            name=f"{config.objective}-selflabel",
                             attrs={"run": os.fspath(run_dir),
                                    "labels_used": int(min(calibration_labels, len(data)))})
     return save(estimates, output, schema="estimates-1", force=force)

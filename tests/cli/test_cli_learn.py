@@ -80,6 +80,28 @@ def test_full_flow(scenes_file, tmp_path):
             "heatmap", "attribution")
         assert not (np.allclose(climbed["range"], attention["range"])
                     and np.allclose(climbed["angle"], attention["angle"]))
+    # --angle camera: needs the pinhole model in the image attrs, which this world lacks
+    result = CliRunner().invoke(main, ["-q", "selflabel", str(tmp_path / "mcl"), scenes_file,
+                                       "-o", str(tmp_path / "sl-c.nc"), "--angle", "camera"])
+    assert result.exit_code == 1 and not (tmp_path / "sl-c.nc").exists()
+    assert scenes_file in result.output and "'image'" in result.output
+    assert "focal_length_px" in result.output and len(result.output.strip().splitlines()) == 1
+    # ... which the simulator writes: the same range, the camera box's azimuth
+    from radarsp.heatmap import heatmap_dataset
+    from radarsp.io import save
+    from radarsp.simulate import simulate
+
+    lot = tmp_path / "lot.nc"
+    save(heatmap_dataset(simulate("parking-lot", frames=15, seed=3)), lot)
+    for angle in ("attention", "camera"):
+        result = invoke("selflabel", tmp_path / "mcl", lot, "-o", tmp_path / f"lot-{angle}.nc",
+                        "--angle", angle)
+        assert result.exit_code == 0, result.output
+    with xr.open_dataset(tmp_path / "lot-attention.nc") as attention, \
+            xr.open_dataset(tmp_path / "lot-camera.nc") as camera, xr.open_dataset(lot) as truth:
+        assert camera.attrs["selflabel_angle"] == "camera"
+        np.testing.assert_allclose(camera["range"], attention["range"])
+        assert np.abs(camera["angle"] - truth["target_angle"]).max() < 0.05
     result = invoke("train", "--epochs", "2", "--resume", scenes_file, "-o", tmp_path / "mcl")
     assert result.exit_code == 0, result.output
     assert len((tmp_path / "mcl" / "metrics.jsonl").read_text().splitlines()) == 2

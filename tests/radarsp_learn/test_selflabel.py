@@ -159,3 +159,50 @@ def test_calibration_offset_is_the_median_difference():
     truth = labels + [2.0, -1.0]
     truth[3] = [10.0, 10.0]
     assert calibration_offset(labels, truth).tolist() == [2.0, -1.0]
+
+
+
+@pytest.fixture(scope="module")
+def parking_lot():
+    """Simulated frames: a pinhole camera (model in the image attrs) and a radar seeing cars."""
+    from radarsp.heatmap import heatmap_dataset
+    from radarsp.simulate import simulate
+
+    return heatmap_dataset(simulate("parking-lot", frames=30, seed=5)).load()
+
+
+def test_camera_angle_keeps_the_range_and_takes_the_box_ray_angle(parking_lot):
+    objective = build_objective(TrainConfig(**SMALL))
+    data = RadioVisualFrames(parking_lot, grid_shape=(32, 32), image_shape=(32, 32))
+    attention = self_labels(objective, data, batch_size=16)
+    camera = self_labels(objective, data, angle="camera", batch_size=16)
+    assert (attention.attrs["selflabel_angle"], camera.attrs["selflabel_angle"]) == (
+        "attention", "camera")
+    np.testing.assert_allclose(camera["range"], attention["range"], rtol=1e-9)
+    # the camera sits above the radar, so every point of a box's centre ray has the azimuth
+    # of the target's centre, up to pixel rounding of the box -- whatever the (untrained)
+    # attention said
+    truth = parking_lot["target_angle"].values
+    error = np.abs(camera["angle"].values - truth)
+    assert np.median(error) < 0.02 and error.max() < 0.05
+    assert np.median(np.abs(attention["angle"].values - truth)) > 2 * np.median(error)
+
+
+def test_camera_ray_cells_keeps_frames_without_a_box_and_needs_the_camera_model(parking_lot):
+    from radarsp.errors import RadarspFileError
+    from radarsp_learn.selflabel import camera_ray_cells
+
+    part = parking_lot.isel(frame=slice(0, 3)).copy()
+    part["target_box"] = part["target_box"].astype(float)
+    part["target_box"][1] = np.nan
+    data = RadioVisualFrames(part, grid_shape=(32, 32), image_shape=(32, 32), cache=False)
+    cells = np.array([[10.0, 5.0], [12.0, 6.0], [14.0, 7.0]])
+    moved = camera_ray_cells(data, cells)
+    assert moved[1].tolist() == [12.0, 6.0]
+    np.testing.assert_allclose(moved[[0, 2], 0], cells[[0, 2], 0])
+    assert not np.allclose(moved[[0, 2], 1], cells[[0, 2], 1])
+    with pytest.raises(ValueError, match="angle"):
+        self_label_cells(build_objective(TrainConfig(**SMALL)), data, angle="box")
+    part["image"].attrs = {}
+    with pytest.raises(RadarspFileError, match="image.*focal_length_px"):
+        camera_ray_cells(data, cells)
