@@ -27,8 +27,8 @@ def _run(args):
 
 
 def _values(path):
-    ds = xr.open_dataset(path, engine="radarsp")
-    return {name: ds[name].values for name in ds.data_vars}
+    with xr.open_dataset(path, engine="radarsp") as ds:
+        return {name: ds[name].values for name in ds.data_vars}
 
 
 def test_pipeline_on_two_worker_processes_equals_local(scenes, tmp_path):
@@ -45,7 +45,8 @@ def test_pipeline_on_two_worker_processes_equals_local(scenes, tmp_path):
 
 def test_cfar_and_heatmap_commands_on_a_local_cluster(scenes, tmp_path):
     _run(["heatmap", scenes, "-o", tmp_path / "h.nc", "--chunk-frames", 8, "--workers", 2])
-    reference = radarsp.heatmap_dataset(radarsp.open_csi(scenes))
+    with radarsp.open_csi(scenes) as csi:
+        reference = radarsp.heatmap_dataset(csi).load()
     np.testing.assert_allclose(_values(tmp_path / "h.nc")["power"], reference["power"].values,
                                rtol=1e-6)
     _run(["cfar", tmp_path / "h.nc", "-o", tmp_path / "d.nc", "--chunk-frames", 8,

@@ -220,6 +220,6 @@ def test_iq_samples_resolve_the_full_range_and_real_samples_half():
     heat = from_fmcw(far, **options)
     bin_width = SPEED_OF_LIGHT * FS / (2 * SLOPE * 128)
     assert heat.sizes["range"] == 128
-    peak = int(heat.power.isel(frame=0).max("angle").argmax())
+    peak = int(heat.power.isel(frame=0).max("angle").argmax("range"))
     assert peak == 100 and abs(float(heat.range[peak]) - 100 * bin_width) < 1e-9
     assert from_fmcw(far.real, **options).sizes["range"] == 64
