@@ -330,6 +330,10 @@ def self_label_cells(objective, data: RadioVisualFrames, *, method: Method = "at
         raise ValueError(f"angle must be 'attention' or 'camera', got {angle!r}")
     from tqdm.auto import tqdm
 
+    from radarsp_learn.teacher import camera_of
+
+    camera = camera_of(data.ds) if angle == "camera" else None  # fail before the work
+
     objective.eval()
     grid_shape = data.grid.shape
     out = []
@@ -354,7 +358,9 @@ def self_label_cells(objective, data: RadioVisualFrames, *, method: Method = "at
             cells = parabolic_refinement(heatmap, *climb(heatmap, start)).cpu().numpy()
         out.append(cells)
     cells = np.concatenate(out) if out else np.zeros((0, 2))
-    return camera_ray_cells(data, cells, calibration=calibration) if angle == "camera" else cells
+    if angle == "camera":
+        return camera_ray_cells(data, cells, calibration=calibration, camera=camera)
+    return cells
 
 
 def calibration_offset(self_labels: np.ndarray, reference: np.ndarray) -> np.ndarray:

@@ -430,6 +430,9 @@ def run_selflabel(run_dir, data_path, output, *, method: str = "attribution",
 
     objective, config, _ = load_run(run_dir, device=device)
     if hasattr(objective, "attention_maps"):  # SCL: its own per-location attention
+        if angle != "attention":
+            raise ValueError(f"{run_dir}: angle={angle!r} applies to MCL self-labels; an SCL "
+                             "run self-labels from its own attention")
         from radarsp_learn.reproduce import self_label_estimates
 
         estimates = self_label_estimates(objective, config, data_path)

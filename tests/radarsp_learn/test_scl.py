@@ -127,3 +127,8 @@ def test_train_command_runs_scl(scenes_file, tmp_path):
         "--set", "feature_dim=8"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "run" / "best.pt").exists()
+    # camera-ray angles are for MCL self-labels: refused in one line, nothing written
+    result = CliRunner().invoke(main, ["-q", "selflabel", str(tmp_path / "run"), scenes_file,
+                                       "-o", str(tmp_path / "sl.nc"), "--angle", "camera"])
+    assert result.exit_code == 1 and "MCL" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "sl.nc").exists()
