@@ -10,7 +10,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
 
-# torch first, pinned, so nothing later can pull a CUDA build from the registry.
+# torch first, pinned to the 2.13.0 CPU build the registry serves here, so that no later
+# requirement (ours or a dependency's) pulls a newer torch with its CUDA packages.
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install torch==2.13.0
 	$(BIN)/pip install -e '.[learn,test,distributed]'
@@ -24,9 +25,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 tests
 
+# Every benchmark, each rewriting its fragment in benchmarks/results/ (tens of minutes).
+BENCHMARKS := simulate heatmap cfar statistical distributed mcl
 bench: $(STAMP)
-	$(BIN)/pip install openradar scipy scikit-learn
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/pip install -e '.[bench]'
+	set -e; for b in $(BENCHMARKS); do $(BIN)/python benchmarks/bench_$$b.py; done
 
 lint: $(STAMP)
 	$(BIN)/ruff check radarsp radarsp_learn cli tests benchmarks examples

@@ -46,6 +46,8 @@ import xarray as xr
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _common import fragment_path, reproduce_command, write_fragment  # noqa: E402
+
 from radarsp.cfar import cfar, cfar_array  # noqa: E402
 
 GUARD, TRAIN, PFA = (2, 2), (8, 8), 1e-4
@@ -253,7 +255,8 @@ def goals(results, label):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small smoke run")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "cfar.md"))
+    parser.add_argument("--out", help="fragment to write (default results/cfar.md; "
+                        "results/cfar-quick.md with --quick)")
     args = parser.parse_args(argv)
     import numba
 
@@ -272,7 +275,7 @@ def main(argv=None):
                    rows=8, results=results)
         del x
     load_after = os.getloadavg()
-    command = ".venv/bin/python benchmarks/bench_cfar.py" + (" --quick" if args.quick else "")
+    command = reproduce_command("bench_cfar.py", argv)
     lines = [
         "## CFAR (`radarsp.cfar`)",
         "",
@@ -311,8 +314,7 @@ def main(argv=None):
     lines += NOTES
     text = "\n".join(lines)
     print(text)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
+    write_fragment(text, fragment_path("cfar", quick=args.quick, out=args.out))
 
 
 if __name__ == "__main__":

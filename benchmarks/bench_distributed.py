@@ -15,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import fragment_path, reproduce_command, write_fragment
+
 import radarsp
 from radarsp.cfar import cfar, detections
 from radarsp.heatmap import heatmap_dataset
@@ -30,21 +32,15 @@ def stages(csi_path: Path, out: Path, chunk: int) -> tuple[float, int]:
     return time.perf_counter() - start, table.sizes["detection"]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=4000)
-    parser.add_argument("--chunk", type=int, default=250)
-    parser.add_argument("--quick", action="store_true", help="400 frames, for a smoke run")
-    args = parser.parse_args()
-    frames = 400 if args.quick else args.frames
+def measure(work: Path, frames: int, chunk: int) -> list[tuple[str, float, int]]:
+    """(setup, seconds, detections) of each scheduler on one simulated file in ``work``."""
     from dask.distributed import Client, LocalCluster
 
-    work = Path(tempfile.mkdtemp(prefix="bench-dist-"))
     csi = work / "csi.nc"
     radarsp.save(radarsp.simulate("parking-lot", frames=frames, seed=5, image_size=(16, 16)), csi)
-    stages(csi, work / "warm.nc", args.chunk)  # numba compile + page cache, not timed
+    stages(csi, work / "warm.nc", chunk)  # numba compile + page cache, not timed
     rows = []
-    seconds, count = stages(csi, work / "threads.nc", args.chunk)
+    seconds, count = stages(csi, work / "threads.nc", chunk)
     rows.append(("local threads (dask default)", seconds, count))
     for workers in (1, 2):
         with (
@@ -53,14 +49,26 @@ def main() -> None:
             ) as cluster,
             Client(cluster) as client,
         ):
-            client.run(lambda: stages(csi, work / f"w{os.getpid()}.nc", args.chunk))  # warm
-            seconds, count = stages(csi, work / f"workers{workers}.nc", args.chunk)
+            client.run(lambda: stages(csi, work / f"w{os.getpid()}.nc", chunk))  # warm
+            seconds, count = stages(csi, work / f"workers{workers}.nc", chunk)
         rows.append((f"LocalCluster, {workers} worker process(es)", seconds, count))
+    return rows
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=4000)
+    parser.add_argument("--chunk", type=int, default=250)
+    parser.add_argument("--quick", action="store_true", help="400 frames, for a smoke run")
+    args = parser.parse_args(argv)
+    frames = 400 if args.quick else args.frames
+    with tempfile.TemporaryDirectory(prefix="bench-dist-") as tmp:
+        rows = measure(Path(tmp), frames, args.chunk)
     base = rows[1][1]
     lines = [
         "## Scale-out: heatmap + CFAR detections on dask.distributed",
         "",
-        f"Command: `.venv/bin/python benchmarks/bench_distributed.py --frames {frames}` "
+        f"Command: `{reproduce_command('bench_distributed.py', argv)}` "
         f"({frames} parking-lot frames, 16 rx x 256 subcarriers -> 256 x 64 maps, "
         f"{args.chunk}-frame chunks, CA-CFAR guard 4,2 train 16,4, pfa 1e-2; "
         "each setup warmed up).",
@@ -80,12 +88,7 @@ def main() -> None:
     ]
     text = "\n".join(lines)
     print(text)
-    out = (
-        Path(__file__).parent
-        / "results"
-        / ("distributed-quick.md" if args.quick else "distributed.md")
-    )
-    out.write_text(text)
+    write_fragment(text, fragment_path("distributed", quick=args.quick))
 
 
 if __name__ == "__main__":

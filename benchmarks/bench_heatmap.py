@@ -44,6 +44,8 @@ import xarray as xr
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _common import fragment_path, reproduce_command, write_fragment  # noqa: E402
+
 from radarsp import beamform  # noqa: E402
 from radarsp.heatmap import range_angle  # noqa: E402
 from radarsp.model import SPEED_OF_LIGHT  # noqa: E402
@@ -51,7 +53,6 @@ from radarsp.windows import window  # noqa: E402
 
 N_RX, N_SUB, N_RANGE, N_ANGLE = 16, 512, 256, 64
 CARRIER, BANDWIDTH = 28e9, 800e6
-COMMAND = ".venv/bin/python benchmarks/bench_heatmap.py"
 
 
 def csi_array(frames: int, seed: int = 0) -> xr.DataArray:
@@ -182,11 +183,11 @@ def end_to_end(frames: int, chunk_frames: int) -> dict:
         big = Path(tmp) / "big.nc"
         write_big_file(big, frames)
         out = Path(tmp) / "heat.nc"
-        command = [str(ROOT / ".venv/bin/radarsp"), "-q", "heatmap", str(big), "-o", str(out),
+        command = [sys.executable, "-m", "cli.main", "-q", "heatmap", str(big), "-o", str(out),
                    "--max-range", str(SPEED_OF_LIGHT / (2 * BANDWIDTH) * N_RANGE * 0.999),
                    "--chunk-frames", str(chunk_frames)]
         start = time.perf_counter()
-        child = subprocess.Popen(command)
+        child = subprocess.Popen(command, cwd=ROOT)
         _, status, usage = os.wait4(child.pid, 0)
         seconds = time.perf_counter() - start
         if status != 0:
@@ -203,7 +204,8 @@ def main(argv=None):
                         help="frames per batch (the CLI's default --chunk-frames)")
     parser.add_argument("--big-frames", type=int, default=10_000, help="frames in the CLI file")
     parser.add_argument("--repeats", type=int, default=30)
-    parser.add_argument("--output", type=Path, default=ROOT / "benchmarks/results/heatmap.md")
+    parser.add_argument("--output", type=Path, help="fragment to write (default "
+                        "results/heatmap.md; results/heatmap-quick.md with --quick)")
     args = parser.parse_args(argv)
     if args.quick:
         args.big_frames, args.repeats = 1000, 5
@@ -283,11 +285,10 @@ def main(argv=None):
         f"({e2e['chunk_frames']} frames = {e2e['chunk_frames'] * N_RX * N_SUB * 8 / 1e6:.0f} MB "
         "of complex CSI), not by the file.",
         "",
-        f"Reproduce: `{COMMAND}{' --quick' if args.quick else ''}`.",
+        f"Reproduce: `{reproduce_command('bench_heatmap.py', argv)}`.",
         "",
     ]
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text("\n".join(lines))
+    write_fragment("\n".join(lines), fragment_path("heatmap", quick=args.quick, out=args.output))
     print("\n".join(lines))
 
 

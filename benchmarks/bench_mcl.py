@@ -37,7 +37,6 @@ import argparse
 import json
 import os
 import platform
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -46,6 +45,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from _common import fragment_path, reproduce_command, write_fragment  # noqa: E402
 
 
 def _clock(times: dict, name: str, function, *args, **kwargs):
@@ -79,18 +80,22 @@ def errors_of(estimates_path: Path, truth) -> np.ndarray:
 
 
 def genie_cfar(heatmap_path: Path, out_dir: Path) -> dict[str, Path]:
-    """CA-CFAR + DBSCAN on the validation heatmaps; genie and strongest-cluster picks."""
-    from radarsp.cfar import cfar, detections
+    """CA-CFAR + DBSCAN on the validation heatmaps: genie and strongest-cluster picks with the
+    library's default settings, and the genie pick with the settings tuned for the parking lot
+    (:data:`radarsp_learn.teacher.CFAR_OPTIONS`, the study's and the teacher's)."""
+    from radarsp.cfar import DETECTION_OUTPUTS, cfar, detections
     from radarsp.cluster import cluster
     from radarsp.io import open_heatmap, save
     from radarsp.match import genie_match, strongest
+    from radarsp_learn.teacher import cfar_clusters
 
     heat = open_heatmap(heatmap_path).load()
-    det = detections(cfar(heat["power"]), heat["power"])
-    clusters = cluster(det)
+    clusters = cluster(detections(cfar(heat["power"], outputs=DETECTION_OUTPUTS), heat["power"]))
     truth = heat[["target_range", "target_angle", "target_x", "target_y"]]
-    out = {"genie": out_dir / "genie.nc", "strongest": out_dir / "strongest.nc"}
+    out = {name: out_dir / f"{name}.nc" for name in ("genie", "genie-tuned", "strongest")}
     save(genie_match(clusters, truth), out["genie"], schema="estimates-1", force=True)
+    save(genie_match(cfar_clusters(heat["power"]), truth), out["genie-tuned"],
+         schema="estimates-1", force=True)
     save(strongest(clusters, heat.sizes["frame"]), out["strongest"], schema="estimates-1",
          force=True)
     return out
@@ -170,7 +175,9 @@ def main(argv=None) -> int:
     parser.add_argument("--calibration-labels", type=int, default=100,
                         help="ground-truth frames for the calibrated rows (0: skip them)")
     parser.add_argument("--workdir", type=Path, default=ROOT / "benchmarks" / ".work" / "mcl")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "mcl.md")
+    parser.add_argument("--out", type=Path, help="fragment to write (default results/mcl.md for "
+                        "training seed 0, results/mcl-seed<N>.md otherwise, "
+                        "results/mcl-quick.md with --quick)")
     args = parser.parse_args(argv)
     if args.quick:
         args.frames, args.val_frames = 600, 300
@@ -228,11 +235,7 @@ def main(argv=None) -> int:
         localiser(times, "localiser (calibrated labels)",
                   work / "selflabels-calibrated-train.nc", "localiser-calibrated", files,
                   seed=args.seed, **quick)
-    try:
-        cfar_paths = _clock(times, "genie-aided CFAR (val)", genie_cfar, val_nc, work)
-    except ImportError as err:  # a toolkit stage not there yet
-        print(f"genie-aided CFAR unavailable: {err}", file=sys.stderr)
-        cfar_paths = {}
+    cfar_paths = _clock(times, "genie-aided CFAR (val)", genie_cfar, val_nc, work)
 
     rodnet(train_nc, val_nc, work, times, quick, args.seed)
     floor = _clock(times, "floor: genie heatmap peak (val)", peak_floor, val_nc)
@@ -265,8 +268,10 @@ def main(argv=None) -> int:
                   errors_of(work / "localiser-calibrated.nc", truth), used)]
     for name, path in cfar_paths.items():
         label = {"genie": "genie-aided CFAR (CA 2-D + DBSCAN, default settings)",
+                 "genie-tuned": "genie-aided CFAR, parking-lot settings (guard 4,2, train "
+                                "16,4, pfa 1e-2; tuned on labelled frames of another seed)",
                  "strongest": "strongest CFAR cluster"}[name]
-        used = "every frame's truth (genie)" if name == "genie" else "0"
+        used = "0" if name == "strongest" else "every frame's truth (genie)"
         rows.append((label, errors_of(path, truth), used))
     rows += [("RODNet-style teacher (CFAR clusters + camera rays)",
               errors_of(work / "rodnet-teacher-val.nc", truth), camera),
@@ -281,8 +286,7 @@ def main(argv=None) -> int:
     chain_camera = sum(times[k] for k in (
         "MCL train", "MCL self-label, camera-ray angle (train frames)",
         "localiser (camera-ray angle) train", "localiser (camera-ray angle) predict"))
-    command = " ".join(["cd", str(ROOT), "&&", ".venv/bin/python", "benchmarks/bench_mcl.py",
-                         *map(shlex.quote, (argv if argv is not None else sys.argv[1:]))])
+    command = reproduce_command("bench_mcl.py", argv)
     lines = [
         "## MCL self-supervised localiser (`radarsp_learn`, issue 6)",
         "",
@@ -329,8 +333,8 @@ def main(argv=None) -> int:
         f"Reproduce: `{command}`",
         "",
     ]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines))
+    name = "mcl" if args.seed == 0 else f"mcl-seed{args.seed}"
+    write_fragment("\n".join(lines), fragment_path(name, quick=args.quick, out=args.out))
     print("\n".join(lines))
     return 0
 

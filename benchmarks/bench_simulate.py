@@ -43,6 +43,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _common import fragment_path, reproduce_command, write_fragment  # noqa: E402
+
 from radarsp.geometry import polar_to_cartesian, range_resolution  # noqa: E402
 from radarsp.model import SPEED_OF_LIGHT  # noqa: E402
 from radarsp.simulate import SCENARIOS, planar_positions, simulate  # noqa: E402
@@ -50,9 +52,6 @@ from radarsp.simulate.camera import Camera, render  # noqa: E402
 from radarsp.simulate.channel import subcarrier_frequencies, synthesise, ula_positions  # noqa: E402
 from radarsp.simulate.scatter import scatterers  # noqa: E402
 from radarsp.simulate.scene import make_scene  # noqa: E402
-
-COMMAND = ".venv/bin/python benchmarks/bench_simulate.py"
-OUT = ROOT / "benchmarks" / "results" / "simulate.md"
 
 
 def timed(fn):
@@ -176,7 +175,7 @@ def main():
     frames = args.frames or (300 if args.quick else 3000)
     repeats = 1 if args.quick else 5
     seeds = (0,) if args.quick else (0, 1, 2)
-    command = COMMAND + (" --quick" if args.quick else "")
+    command = reproduce_command("bench_simulate.py")
 
     speed_rows = speed(frames, repeats)
     dense = next(r for r in speed_rows if r[0].startswith("dense"))
@@ -235,9 +234,7 @@ def main():
               "(90 %ile), at 125 frames/s of numpy simulation.", ""]
     text = "\n".join(lines)
     print(text)
-    if not args.quick:
-        OUT.parent.mkdir(parents=True, exist_ok=True)
-        OUT.write_text(text)
+    write_fragment(text, fragment_path("simulate", quick=args.quick))
 
 
 if __name__ == "__main__":

@@ -34,6 +34,8 @@ import xarray as xr
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _common import fragment_path, reproduce_command, write_fragment  # noqa: E402
+
 from radarsp.cfar import cfar, detections  # noqa: E402
 from radarsp.cluster import cluster, dbscan_labels  # noqa: E402
 from radarsp.heatmap import heatmap_dataset  # noqa: E402
@@ -203,7 +205,8 @@ def main(argv=None):
     parser.add_argument("--peer-frames", type=int, default=100)
     parser.add_argument("--doppler-frames", type=int, default=450)
     parser.add_argument("--n-boot", type=int, default=1000)
-    parser.add_argument("--out", default=str(ROOT / "benchmarks/results/statistical.md"))
+    parser.add_argument("--out", help="fragment to write (default results/statistical.md; "
+                        "results/statistical-quick.md with --quick)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     grid = dict(WINDOWS=WINDOWS, PFAS=PFAS, EPS=EPS, MIN_SAMPLES=MIN_SAMPLES)
@@ -211,8 +214,7 @@ def main(argv=None):
         args.frames, args.tune_frames, args.peer_frames, args.doppler_frames = 150, 60, 20, 30
         args.n_boot = min(args.n_boot, 200)
         grid = QUICK
-    command = "`.venv/bin/python benchmarks/bench_statistical.py" + (
-        " --quick`" if args.quick else "`")
+    command = f"`{reproduce_command('bench_statistical.py', argv)}`"
 
     print(f"simulating {args.tune_frames} tuning frames (seed {TUNE_SEED}) ...", flush=True)
     tune, _ = heatmaps(args.tune_frames, TUNE_SEED)
@@ -369,9 +371,9 @@ def main(argv=None):
         "radarsp's labels exactly (last column).",
         "",
     ]
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text("\n".join(lines))
-    print(f"wrote {args.out}")
+    out = write_fragment("\n".join(lines), fragment_path("statistical", quick=args.quick,
+                                                         out=args.out))
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -62,6 +62,9 @@ def main() -> None:
     parser.add_argument("--figure", type=Path, default=Path("docs/figures/ti_capture.png"),
                         help="range-angle (with CFAR detections) and range-Doppler figure")
     args = parser.parse_args()
+    if not args.cube.is_file():
+        parser.error(f"{args.cube}: no such cube; pass the path of your radar's .npy ADC cube "
+                     "(the default is the TI capture shared beside the repository)")
 
     cube = load_cube(args.cube)
     heat = from_fmcw(
