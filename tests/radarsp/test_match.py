@@ -97,6 +97,11 @@ def test_strongest_picks_highest_power_and_counts_frames():
     assert est["cluster"].values[7] == -1
     by_size = strongest(clusters, 10, by="size")
     assert by_size.sizes["frame"] == 10
+    size = clusters["size"].values
+    for f in range(10):
+        members = np.flatnonzero(frame == f)
+        expected = members[np.argmax(size[members])] if members.size else -1
+        assert by_size["cluster"].values[f] == expected
 
 
 def test_frame_index_beyond_truth_is_a_file_error():
