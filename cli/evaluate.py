@@ -17,6 +17,33 @@ def method_names(paths, datasets) -> list[str]:
                                                                          strict=True)]
 
 
+def check_figure_output(path: str, force: bool) -> None:
+    """Fail early (before any work) on a figure path that exists or has an unknown format.
+
+    An existing file raises FileExistsError (unless ``force``); an extension matplotlib cannot
+    write becomes a one-line ``Error:`` with status 1.
+    """
+    from radarsp.plot import check_figure_path
+
+    check_output(path, force)
+    try:
+        check_figure_path(path)
+    except ValueError as err:
+        raise click.ClickException(str(err)) from None
+
+
+def check_carried_truth(paths, datasets) -> None:
+    """Without --truth, each estimates file must carry its own target_x/target_y."""
+    from radarsp.errors import RadarspFileError
+
+    for path, ds in zip(paths, datasets, strict=True):
+        for name in ("target_x", "target_y"):
+            if name not in ds.variables:
+                raise RadarspFileError(path, name, "missing; the estimates carry no ground "
+                                                   "truth, so pass --truth FILE with "
+                                                   "target_x/target_y (frame,)")
+
+
 def evaluate(named: dict, truth, *, n_boot: int = 1000, seed: int = 0):
     """Errors and the printed table for estimates-1 datasets ``{method: ds}``.
 
@@ -52,8 +79,10 @@ def command(estimates, truth, plot_path, n_boot, seed, force):
     from radarsp.io import open_estimates
 
     if plot_path is not None:
-        check_output(plot_path, force)
+        check_figure_output(plot_path, force)
     datasets = [open_estimates(path).load() for path in estimates]
+    if truth is None:
+        check_carried_truth(estimates, datasets)
     reference = open_truth(truth) if truth is not None else None
     named = dict(zip(method_names(estimates, datasets), datasets, strict=True))
     errors, table = evaluate(named, reference, n_boot=n_boot, seed=seed)

@@ -6,7 +6,7 @@ import os
 
 import click
 
-from cli.common import check_output, force_option, quiet
+from cli.common import force_option, quiet
 
 
 @click.command(name="plot")
@@ -30,11 +30,11 @@ from cli.common import check_output, force_option, quiet
 def command(heatmap, frame, detections, clusters, estimates, view, dynamic_range, no_truth,
             output, force):
     """Draw frame --frame of HEATMAP (heatmap-1, power in dB re the frame peak)."""
-    from cli.evaluate import method_names
+    from cli.evaluate import check_figure_output, method_names
     from radarsp.io import open_clusters, open_detections, open_estimates, open_heatmap
     from radarsp.plot import plot_heatmap, save_figure
 
-    check_output(output, force)
+    check_figure_output(output, force)
     heat = open_heatmap(heatmap)
     if frame >= heat.sizes["frame"]:
         raise click.BadParameter(f"{heatmap} has {heat.sizes['frame']} frames",

@@ -1,7 +1,10 @@
-"""numba kernel for the adaptive beamformers: a batch of small Hermitian inverses.
+"""numba kernels of :mod:`radarsp.beamform`: Hermitian inverses, covariances, mean power.
 
-Imported only by :func:`radarsp.beamform.capon_spectrum`, so ``import radarsp`` never loads
-numba. :func:`numpy.linalg.inv` on a stack of 16 x 16 matrices spends most of its time in
+Imported lazily, inside the :mod:`radarsp.beamform` functions that use them
+(:func:`~radarsp.beamform.capon_spectrum`, :func:`~radarsp.beamform.spatial_covariance`,
+:func:`~radarsp.beamform.fft_range_angle`, :func:`~radarsp.beamform.bartlett_range_angle` and
+:func:`~radarsp.beamform.range_doppler`), so ``import radarsp`` never loads numba.
+:func:`numpy.linalg.inv` on a stack of 16 x 16 matrices spends most of its time in
 per-matrix LAPACK overhead; an unrolled Cholesky inverse is about 3x faster.
 """
 

@@ -182,12 +182,6 @@ def _range_transform(block, weights, n_fft: int, n_range: int, workers: int) -> 
     return spectrum[..., :n_range]
 
 
-def _power(values: np.ndarray) -> np.ndarray:
-    """``|values|²`` as float32 without a float64 detour."""
-    real, imag = values.real, values.imag
-    return np.square(real) + np.square(imag)
-
-
 def fft_range_angle(
     csi: np.ndarray,
     *,
@@ -228,7 +222,7 @@ def fft_range_angle(
 
     from radarsp._beamform_kernels import mean_power
 
-    frames, symbols, _, _ = csi.shape
+    frames = csi.shape[0]
     weights = (angle_weights[:, None] * range_weights[None, :]).astype(np.complex64)
     n_angle = len(range(n_angle_fft)[angle_slice])
     out = np.empty((frames, n_range, n_angle), dtype=np.float32)
@@ -344,7 +338,7 @@ def spatial_covariance(
     """
     from radarsp._beamform_kernels import snapshot_covariance
 
-    frames, symbols, n_rx, _ = csi.shape
+    frames, _, n_rx, _ = csi.shape
     length = len(subband_weights)
     out = np.empty((frames, n_range, n_rx, n_rx), dtype=np.complex64)
     # Sub-band axis next to symbols: the profiles then read as (frame, snapshot, rx, range).
@@ -444,7 +438,7 @@ def range_doppler(
     n_velocity_fft: int,
     workers: int = 1,
 ) -> np.ndarray:
-    """Range-Doppler power: inverse DFTs over subcarriers and symbols, power summed over rx.
+    """Range-Doppler power: inverse DFTs over subcarriers and symbols, power averaged over rx.
 
     Parameters
     ----------
@@ -468,16 +462,21 @@ def range_doppler(
     """
     import scipy.fft
 
-    frames, _, n_rx, _ = csi.shape
+    from radarsp._beamform_kernels import mean_power
+
+    frames = csi.shape[0]
     weights = (doppler_weights[:, None, None] * range_weights[None, None, :]).astype(np.complex64)
     out = np.empty((frames, n_range, n_velocity_fft), dtype=np.float32)
     step = _block_frames(csi)
     for start in range(0, frames, step):
         stop = min(frames, start + step)
         profile = _range_transform(csi[start:stop], weights, n_range_fft, n_range, workers)
+        # Symbols last: the slow-time DFT then writes (rx, range, velocity) directly, and
+        # mean_power averages over rx (its second axis) into the (range, velocity) layout.
+        by_symbol = np.ascontiguousarray(profile.transpose(0, 2, 3, 1))
         spectrum = scipy.fft.ifft(
-            profile, n=n_velocity_fft, axis=1, norm="forward", workers=workers
-        )  # (b, V, N, R)
-        power = _power(spectrum).mean(axis=2)
-        out[start:stop] = power.swapaxes(-1, -2)
+            by_symbol, n=n_velocity_fft, axis=-1, norm="forward", overwrite_x=True,
+            workers=workers,
+        )  # (b, N, R, V)
+        mean_power(spectrum, out[start:stop])
     return out

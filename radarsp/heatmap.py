@@ -369,10 +369,12 @@ def range_angle(
         if beamformer == "bartlett":
             taper = beamform.column_taper(angle_window, radio.rx_x,
                                           resolution=1e-6 * radio.wavelength)
+            taper = windows.normalise(taper, angle_window, "receive elements")
             power = _run(
                 radio, beamform.bartlett_range_angle, ["range", "angle"], sizes,
-                range_weights=windows.normalised_window(range_window, n_subcarrier),
-                beam_weights=(taper / taper.sum())[:, None] * steering.conj(),
+                range_weights=windows.normalised_window(range_window, n_subcarrier,
+                                                        "subcarriers"),
+                beam_weights=taper[:, None] * steering.conj(),
                 n_range_fft=grid.n_fft, n_range=grid.n_range,
             )
             attrs.update(angle_window=angle_window, angle_grid="uniform")
@@ -412,8 +414,10 @@ def _fft(radio, grid, range_window, angle_window, angle_bins, span):
     power = _run(
         radio, beamform.fft_range_angle, ["range", "angle"],
         {"range": grid.n_range, "angle": keep.size},
-        range_weights=windows.normalised_window(range_window, radio.csi.sizes["subcarrier"]),
-        angle_weights=windows.normalised_window(angle_window, order.size) * shift,
+        range_weights=windows.normalised_window(range_window, radio.csi.sizes["subcarrier"],
+                                                "subcarriers"),
+        angle_weights=windows.normalised_window(angle_window, order.size,
+                                                "receive elements") * shift,
         n_range_fft=grid.n_fft, n_range=grid.n_range, n_angle_fft=angle_bins,
         angle_slice=slice(int(keep[0]), int(keep[-1]) + 1),
     )
@@ -454,7 +458,8 @@ def _adaptive(radio, grid, range_window, steering, sizes, attrs, *, beamformer, 
                  forward_backward=int(mirror is not None), angle_grid="uniform")
     return _run(
         radio, _adaptive_kernel, ["range", "angle"], sizes, spectrum=spectrum,
-        steering=steering, subband_weights=windows.normalised_window(range_window, length),
+        steering=steering, subband_weights=windows.normalised_window(range_window, length,
+                                                                  "subcarriers per subband"),
         subband_starts=starts, n_range_fft=grid.n_fft, n_range=grid.n_range, mirror=mirror,
     )
 
@@ -516,8 +521,9 @@ def range_doppler(
     power = _run(
         radio, beamform.range_doppler, ["range", "velocity"],
         {"range": grid.n_range, "velocity": n_velocity},
-        range_weights=windows.normalised_window(range_window, radio.csi.sizes["subcarrier"]),
-        doppler_weights=windows.normalised_window(doppler_window, n_symbol) * shift,
+        range_weights=windows.normalised_window(range_window, radio.csi.sizes["subcarrier"],
+                                                "subcarriers"),
+        doppler_weights=windows.normalised_window(doppler_window, n_symbol, "symbols") * shift,
         n_range_fft=grid.n_fft, n_range=grid.n_range, n_velocity_fft=n_velocity,
     )
     velocity = (np.arange(n_velocity) - n_velocity // 2) * radio.wavelength / (

@@ -59,6 +59,21 @@ def _rows(table: xr.Dataset | None, frame, dim: str) -> xr.Dataset | None:
     return table.isel({dim: np.flatnonzero(table["frame"].values == frame)})
 
 
+def _estimate_row(table: xr.Dataset, label) -> xr.Dataset | None:
+    """The row of an estimates table (dim ``frame``) whose frame label is ``label``, or None.
+
+    Labels are the table's ``frame`` coordinate (positions 0, 1, ... without one), so a table
+    covering other or fewer frames than the heatmap is matched by frame, not by position.
+    """
+    if "frame" not in table.dims:
+        raise RadarspFileError(table.encoding.get("source"), "frame",
+                               "expected an estimates table with dim (frame,)")
+    labels = (table["frame"].values if "frame" in table.coords
+              else np.arange(table.sizes["frame"]))
+    found = np.flatnonzero(labels == label)
+    return table.isel(frame=int(found[0])) if found.size else None
+
+
 def _points(table: xr.Dataset, polar: bool) -> tuple[np.ndarray, np.ndarray]:
     if polar:
         return np.degrees(np.asarray(table["angle"].values, float)), table["range"].values
@@ -104,7 +119,9 @@ def _draw(ax, heatmap, frame, *, polar, detections, clusters, estimates, truth, 
     if rows is not None and rows.sizes["cluster"]:
         ax.scatter(*_points(rows, polar), label="cluster centroids", **_STYLE["clusters"])
     for colour, (name, table) in zip(itertools.cycle(_ESTIMATE_COLOURS), estimates.items()):
-        row = table.isel(frame=frame)
+        row = _estimate_row(table, label)
+        if row is None:  # the table has no estimate for this frame
+            continue
         u, v = _points(row, polar)
         if np.isfinite(u) and np.isfinite(v):
             ax.scatter([u], [v], marker="*", s=160, c=colour, edgecolors="black",
@@ -142,7 +159,8 @@ def plot_heatmap(
     detections, clusters : xarray.Dataset, optional
         detections-1 / clusters-1 tables; the rows of ``frame`` are drawn as dots / crosses.
     estimate : xarray.Dataset or mapping of name to Dataset, optional
-        estimates-1 table(s); each frame's estimate is a star (labelled by attr ``method``).
+        estimates-1 table(s); each frame's estimate is a star (labelled by attr ``method``),
+        matched by frame label like the other tables (none drawn if the table lacks it).
     truth : bool
         Mark ``target_range``/``target_angle`` of the heatmap (if it carries them).
     view : {"polar", "cartesian", "both"}
@@ -246,15 +264,60 @@ def plot_error_cdf(errors: Mapping[str, object], *, ax=None, xscale: str = "line
     return ax.figure
 
 
+def check_figure_path(path) -> str:
+    """Return the figure format named by the extension of ``path``, or raise a clear error.
+
+    Call it before any work, so a typo in the extension fails at once rather than after the
+    figure is drawn. A path without an extension is a png.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Figure file name.
+
+    Returns
+    -------
+    str
+        The format, lower case (``"png"``, ``"pdf"``, ``"svg"``, ...).
+
+    Raises
+    ------
+    ValueError
+        If matplotlib cannot write that format.
+
+    Examples
+    --------
+    >>> check_figure_path("cdf.PDF")
+    'pdf'
+    >>> check_figure_path("fig.xyz")
+    Traceback (most recent call last):
+    ...
+    ValueError: fig.xyz: figure format 'xyz' not supported; use one of png, pdf, svg, ...
+    """
+    # The formats every backend can save (Agg and the vector writers); no pyplot needed.
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    suffix = os.path.splitext(os.fspath(path))[1].lstrip(".").lower() or "png"
+    supported = FigureCanvasBase.get_supported_filetypes()
+    if suffix not in supported:
+        first = [name for name in ("png", "pdf", "svg") if name in supported]
+        names = first + sorted(set(supported) - set(first))
+        raise ValueError(f"{os.fspath(path)}: figure format {suffix!r} not supported; "
+                         f"use one of {', '.join(names)}")
+    return suffix
+
+
 def save_figure(fig, path, *, force: bool = False, dpi: int = 150) -> None:
     """Write a figure atomically (temporary file + rename); refuse to overwrite unless ``force``.
 
-    The format follows the extension of ``path`` (png, pdf, svg, ...). The figure is closed.
+    The format follows the extension of ``path`` (png, pdf, svg, ...; see
+    :func:`check_figure_path`, which raises ValueError for one matplotlib cannot write, before
+    anything is written). The figure is closed.
     """
     from radarsp.io import atomic_path
 
-    suffix = os.path.splitext(os.fspath(path))[1].lstrip(".").lower() or "png"
     try:
+        suffix = check_figure_path(path)
         with atomic_path(path, force=force) as tmp:
             fig.savefig(tmp, format=suffix, dpi=dpi, bbox_inches="tight")
     finally:

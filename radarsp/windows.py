@@ -31,6 +31,8 @@ _COSINE_COEFFICIENTS = {
     "blackman": (0.42, 0.5, 0.08),
 }
 _TAYLOR_DEFAULT_SLL = 30.0
+# |weight| at or below this counts as zero in normalise (tapers peak at 1)
+_ZERO_WEIGHT = 1e-12
 
 
 def parse_window(spec: str) -> tuple[str, float | None]:
@@ -157,16 +159,78 @@ def window(spec: str, length: int) -> np.ndarray:
     return _cosine_sum(_COSINE_COEFFICIENTS[family], length)
 
 
-def normalised_window(spec: str, length: int) -> np.ndarray:
-    """The taper ``spec`` divided by its sum (unit coherent gain), float64.
+def normalise(taper: np.ndarray, spec: str, over: str) -> np.ndarray:
+    """Divide a taper by its sum (unit coherent gain), refusing a taper that keeps too little.
+
+    Parameters
+    ----------
+    taper : ndarray, shape (n,)
+        Weights of the window ``spec`` (peak 1), e.g. from :func:`window`.
+    spec : str
+        Window name, for the error message.
+    over : str
+        What the taper runs over, plural (``"subcarriers"``, ``"receive elements"``,
+        ``"symbols"``), for the error message.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        ``taper / taper.sum()``, float64.
+
+    Raises
+    ------
+    ValueError
+        If fewer than 2 weights exceed 1e-12 (1 for a single sample): a Hann or Blackman
+        taper over 2 or 3 samples zeroes all but the centre, which leaves nothing (NaN
+        everywhere) or a single sample (no resolution) to transform.
 
     Examples
     --------
-    >>> normalised_window("hann", 3).tolist()
-    [0.0, 1.0, 0.0]
+    >>> normalise(window("hann", 4), "hann", "symbols").round(3).tolist()
+    [0.0, 0.5, 0.5, 0.0]
     """
-    taper = window(spec, length)
+    taper = np.asarray(taper, dtype=float)
+    # Tapers peak at 1, so rounding residue (Blackman's ends are -1.4e-17) counts as zero.
+    if np.count_nonzero(np.abs(taper) > _ZERO_WEIGHT) < min(2, taper.size):
+        raise ValueError(
+            f"window {spec!r} over {taper.size} {over} leaves fewer than 2 non-zero weights; "
+            f"use window 'none' for so short an aperture"
+        )
     return taper / taper.sum()
+
+
+def normalised_window(spec: str, length: int, over: str = "samples") -> np.ndarray:
+    """The taper ``spec`` of ``length`` samples divided by its sum (unit coherent gain).
+
+    Parameters
+    ----------
+    spec : str
+        Window name (see :func:`parse_window`).
+    length : int
+        Number of samples.
+    over : str
+        What the samples are (plural), named in the error message.
+
+    Returns
+    -------
+    ndarray, shape (length,)
+        float64, summing to 1.
+
+    Raises
+    ------
+    ValueError
+        If the taper leaves fewer than 2 non-zero weights (see :func:`normalise`).
+
+    Examples
+    --------
+    >>> normalised_window("hann", 5).round(3).tolist()
+    [0.0, 0.25, 0.5, 0.25, 0.0]
+    >>> normalised_window("hann", 2, "receive elements")
+    Traceback (most recent call last):
+    ...
+    ValueError: window 'hann' over 2 receive elements leaves fewer than 2 non-zero weights; ...
+    """
+    return normalise(window(spec, length), spec, over)
 
 
 def window_pair(spec) -> tuple[str, str]:

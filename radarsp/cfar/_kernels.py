@@ -171,9 +171,10 @@ def cfar_mean(x, method, guard_r, guard_a, train_r, train_a, r_lo, r_hi, a_lo, a
                     width = c1 - c0 + 1
                     guard_width = h1 - h0 + 1
                     if method == CA:
-                        total = _box(top, bottom, c0, c1) - _box(guard_top, guard_bottom, h0, h1)
+                        window_sum = (_box(top, bottom, c0, c1)
+                                      - _box(guard_top, guard_bottom, h0, h1))
                         count = (r1 - r0 + 1) * width - (g1 - g0 + 1) * guard_width
-                        z = total / count
+                        z = window_sum / count
                         alpha = alpha_n[count]
                     else:
                         lead = (_box(top, above, c0, c1) - _box(guard_top, above, h0, h1)

@@ -285,6 +285,23 @@ def test_bad_options_and_inputs():
             np.random.default_rng(0).uniform(1, 2, 31))])))
 
 
+@pytest.mark.parametrize("beamformer", ["fft", "bartlett"])
+@pytest.mark.parametrize("n_rx", [2, 3])
+def test_tapers_that_zero_all_but_one_element_are_refused(beamformer, n_rx):
+    # Hann over 2 elements is [0, 0] (NaN map), over 3 it is [0, 1, 0] (flat angle map).
+    csi = point_csi([[(10.0, 0.3, 1.0)]], n_rx=n_rx, n_sub=32)
+    with pytest.raises(ValueError, match=f"window 'hann' over {n_rx} receive elements "
+                                         "leaves fewer than 2 non-zero weights.*'none'"):
+        range_angle(csi, beamformer=beamformer, angle_bins=16)
+    power = range_angle(csi, window=("hann", "none"), beamformer=beamformer, angle_bins=16)
+    assert np.isfinite(power.values).all() and float(power.max()) > 0
+    # the range taper over subcarriers and the Doppler taper over symbols get the same check
+    with pytest.raises(ValueError, match="window 'blackman' over 2 subcarriers"):
+        range_angle(point_csi([[(10.0, 0.3, 1.0)]], n_sub=2), window=("blackman", "none"))
+    with pytest.raises(ValueError, match="window 'hann' over 3 symbols"):
+        range_doppler(point_csi([[(10.0, 0.3, 1.0)]], n_sub=32, symbols=3))
+
+
 def test_forward_backward_needs_a_centro_symmetric_array():
     x, y, z = ula(8)
     x = np.r_[x[:-1], x[-1] + 0.3 * WAVELENGTH]  # last element off the uniform grid

@@ -10,7 +10,12 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import xarray as xr  # noqa: E402
 
-from radarsp.plot import plot_error_cdf, plot_heatmap, save_figure  # noqa: E402
+from radarsp.plot import (  # noqa: E402
+    check_figure_path,
+    plot_error_cdf,
+    plot_heatmap,
+    save_figure,
+)
 
 
 @pytest.fixture
@@ -60,6 +65,38 @@ def test_missed_estimate_is_not_drawn(heatmap):
                       "x": ("frame", [np.nan, 0.0]), "y": ("frame", [np.nan, 1.0])})
     fig = plot_heatmap(heatmap, 0, estimate={"a": est}, truth=False)
     assert len(fig.axes[0].collections) == 1
+
+
+def test_estimates_are_matched_by_frame_label_not_position(heatmap):
+    heatmap = heatmap.assign_coords(frame=[10, 11])
+    # an estimates table covering other, fewer frames: labels 11 and 12
+    est = xr.Dataset({"range": ("frame", [21.2, 5.0]), "angle": ("frame", [0.02, 0.3]),
+                      "x": ("frame", [0.4, 1.5]), "y": ("frame", [21.2, 4.8])},
+                     coords={"frame": [11, 12]})
+
+    def stars(position):
+        fig = plot_heatmap(heatmap, position, estimate={"a": est}, truth=False)
+        found = [c.get_offsets().tolist() for c in fig.axes[0].collections[1:]
+                 if c.get_label() == "estimate (a)"]
+        fig.clf()
+        return found
+
+    assert stars(1) == [[[np.degrees(0.02), 21.2]]]  # label 11: the table's first row
+    assert stars(0) == []  # label 10 is not in the table: no star (and no IndexError)
+    # without frame coordinates the labels are positions: a one-frame table has frame 0 only
+    short = est.drop_vars("frame").isel(frame=[0])
+    fig = plot_heatmap(heatmap.drop_vars("frame"), 1, estimate={"a": short}, truth=False)
+    assert len(fig.axes[0].collections) == 1
+    fig.clf()
+
+
+def test_save_figure_refuses_an_unknown_format_before_writing(tmp_path, heatmap):
+    with pytest.raises(ValueError, match=r"fig\.xyz: figure format 'xyz' not supported; "
+                                         r"use one of png, pdf, svg, "):
+        save_figure(plot_heatmap(heatmap, 1), tmp_path / "fig.xyz")
+    assert list(tmp_path.iterdir()) == []
+    assert check_figure_path(tmp_path / "fig") == "png"
+    assert check_figure_path("a.b/Fig.PDF") == "pdf"
 
 
 def test_bad_arguments(heatmap):
