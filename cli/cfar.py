@@ -13,12 +13,14 @@ from cli.common import (
     quiet,
     scheduler_options,
 )
+from radarsp.cfar import EDGES
+from radarsp.cfar.threshold import METHODS
 
-METHODS = ("ca", "go", "so", "os")
-EDGES = ("truncate", "wrap", "skip")
 # words of radarsp.cfar's ValueError messages -> the option to blame
+# (the first match wins: a window too large or without training cells is --guard and --train)
 BLAME = (("rank", "--rank"), ("pfa", "--pfa"), ("edge", "--edge"),
-         ("threshold_factor", "--threshold-factor"), ("guard", "--guard"))
+         ("threshold_factor", "--threshold-factor"), ("window", "--guard/--train"),
+         ("guard", "--guard"))
 
 
 def _edge(text: str | None, doppler: bool) -> tuple[str, str]:
@@ -32,6 +34,43 @@ def _edge(text: str | None, doppler: bool) -> tuple[str, str]:
         raise click.BadParameter(f"expected POLICY or RANGE,SECOND with policies from "
                                  f"{', '.join(EDGES)}; got {text!r}", param_hint="--edge")
     return parts
+
+
+def cfar_detector(source: str, name: str, **settings):
+    """``maps -> detections-1 table``: :func:`radarsp.cfar.cfar` with ``settings`` (its keyword
+    arguments but ``outputs``) on the variable ``name`` of the file ``source``.
+
+    Errors become one line: NaN or Inf power an error naming the file and variable (status 1),
+    a refused setting a usage error naming the option (status 2).
+    """
+    from radarsp.cfar import DETECTION_OUTPUTS, NonFinitePowerError, cfar, detections
+    from radarsp.errors import RadarspFileError
+
+    def detect(maps):
+        try:
+            return detections(cfar(maps, outputs=DETECTION_OUTPUTS, **settings), maps)
+        except NonFinitePowerError:
+            raise RadarspFileError(source, name, "has NaN or infinite values; expected finite "
+                                                 "linear power") from None
+        except RadarspFileError:
+            raise
+        except ValueError as err:
+            hint = next((opt for word, opt in BLAME if word in str(err)), "--train")
+            raise click.BadParameter(str(err), param_hint=hint) from None
+
+    return detect
+
+
+def checked_detector(power, source: str, name: str, **settings):
+    """:func:`cfar_detector`, first tried on one frame of ``power`` (frame, ...), so settings
+    that do not fit the maps fail at once, before a long run or any output."""
+    from radarsp.errors import RadarspFileError
+
+    if power.sizes["frame"] == 0:
+        raise RadarspFileError(source, name, "has no frames")
+    detect = cfar_detector(source, name, **settings)
+    detect(power.isel(frame=slice(0, 1)).load())
+    return detect
 
 
 @click.command("cfar")
@@ -78,7 +117,6 @@ def command(heatmap, output, method, guard_text, train_text, pfa, rank, threshol
     edge = _edge(edge_text, doppler)
     check_output(output, force)
 
-    from radarsp.cfar import DETECTION_OUTPUTS, NOT_FINITE, cfar, detections
     from radarsp.errors import RadarspFileError
     from radarsp.io import open_heatmap, save
     from radarsp.io.netcdf import dask_progress
@@ -90,25 +128,13 @@ def command(heatmap, output, method, guard_text, train_text, pfa, rank, threshol
                                               "with range-Doppler maps (radarsp heatmap --doppler)")
     power = dataset[name]
     dims = ("range", "velocity" if doppler else "angle")
-    settings = dict(method=method, dims=dims, guard=guard, train=train, pfa=pfa, rank=rank,
-                    threshold_factor=threshold_factor, edge=edge, outputs=DETECTION_OUTPUTS)
+    # settings errors now, not after a long run
+    detect = checked_detector(power, heatmap, name, method=method, dims=dims, guard=guard,
+                              train=train, pfa=pfa, rank=rank,
+                              threshold_factor=threshold_factor, edge=edge)
     n_frames = power.sizes["frame"]
-    if n_frames == 0:
-        raise RadarspFileError(heatmap, name, "has no frames")
     if chunk_frames is None:
         chunk_frames = max(1, 2**24 // max(1, power.size // n_frames))
-
-    def detect(maps):
-        try:
-            return detections(cfar(maps, **settings), maps)
-        except ValueError as err:
-            if str(err) == NOT_FINITE:
-                raise RadarspFileError(heatmap, name, "has NaN or infinite values; expected "
-                                                      "finite linear power") from None
-            hint = next((opt for word, opt in BLAME if word in str(err)), "--train")
-            raise click.BadParameter(str(err), param_hint=hint) from None
-
-    detect(power.isel(frame=slice(0, 1)).load())  # settings errors now, not after a long run
     # Chunk by chunk (bounded memory), on threads or on the dask.distributed cluster asked for.
     with dask_client(scheduler, workers), dask_progress(not quiet(), "cfar"):
         table = detect(power.chunk({"frame": chunk_frames}))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import os
 import sys
 
@@ -34,6 +35,65 @@ def run_guarded(command: click.Command) -> click.Command:
     guarded._guarded = True
     command.callback = guarded
     return command
+
+
+def radarsp_version() -> str:
+    """The installed radarsp distribution's version, or ``"unknown"`` (for ``--version``)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("radarsp")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def torch_available() -> bool:
+    """Whether torch can be imported (without importing it)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _check_device(ctx, param, value):
+    """Refuse ``cuda`` up front when torch cannot use it (a usage error, not a traceback)."""
+    if value == "cuda" and torch_available():
+        import torch
+
+        if not torch.cuda.is_available():
+            built = "no GPU is visible" if torch.backends.cuda.is_built() else (
+                "this torch was built without CUDA")
+            raise click.BadParameter(f"cuda is not available ({built}); use cpu or auto")
+    return value
+
+
+#: ``--device`` of the ``radarsp-learn`` commands.
+device_option = click.option(
+    "--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True,
+    callback=_check_device, help="Where to run; auto picks cuda when available.")
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A float option that refuses ``nan`` and ``inf`` (and, with bounds, values outside them)."""
+
+    name = "finite float"
+
+    def convert(self, value, param, ctx):
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"expected a finite number, got {value!r}", param, ctx)
+        return super().convert(number, param, ctx)
+
+    def _describe_range(self) -> str:  # shown in --help
+        return "finite" if self.min is None and self.max is None else super()._describe_range()
+
+
+#: any finite float
+FINITE = FiniteFloatRange()
+#: a finite float > 0
+POSITIVE = FiniteFloatRange(min=0, min_open=True)
 
 
 def output_option(**kwargs):

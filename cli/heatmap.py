@@ -14,22 +14,29 @@ from cli.common import (
     quiet,
     scheduler_options,
 )
+from radarsp.heatmap import BEAMFORMERS
 
-BEAMFORMERS = ("fft", "bartlett", "capon", "music")
 
+def parse_window(text: str) -> str | tuple[str, str]:
+    """``"hann"`` -> ``"hann"``; ``"hann,taylor-40"`` -> ``("hann", "taylor-40")``.
 
-def _window(text: str) -> str | tuple[str, str]:
-    """``"hann"`` -> ``"hann"``; ``"hann,taylor-40"`` -> ``("hann", "taylor-40")``."""
+    The names are checked here, so a typo is a usage error naming --window before any work.
+    """
+    from radarsp.windows import window_pair
+
     parts = [p.strip() for p in text.split(",")]
-    if len(parts) == 1:
-        return parts[0]
-    if len(parts) != 2:
+    if len(parts) > 2:
         raise click.BadParameter(f"expected NAME or RANGE,ANGLE, got {text!r}",
                                  param_hint="--window")
-    return tuple(parts)
+    spec = parts[0] if len(parts) == 1 else tuple(parts)
+    try:
+        window_pair(spec)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--window") from None
+    return spec
 
 
-def _span(text: str) -> tuple[float, float]:
+def parse_span(text: str) -> tuple[float, float]:
     """``"-60,60"`` (degrees) -> radians."""
     try:
         low, high = (math.radians(float(p)) for p in text.split(","))
@@ -39,16 +46,45 @@ def _span(text: str) -> tuple[float, float]:
     return low, high
 
 
+def build_heatmap(csi: str, dataset, **options):
+    """``heatmap_dataset(dataset, **options)`` for the CSI file ``csi``, its settings checked.
+
+    Only builds the (lazy, for a dask-backed ``dataset``) result, so a refused setting fails
+    before any work or output: a setting is a usage error, a file problem an error naming
+    ``csi``. ``radarsp heatmap`` and ``radarsp pipeline`` both call it.
+    """
+    from radarsp.errors import RadarspFileError
+    from radarsp.heatmap import heatmap_dataset
+
+    if options.get("beamformer") == "music" and options.get("n_sources") is None:
+        raise click.UsageError("--beamformer music needs --n-sources N (sources per range "
+                               "cell, 1 <= N < receive elements)")
+    try:
+        return heatmap_dataset(dataset, **options)
+    except RadarspFileError as err:
+        raise RadarspFileError(csi, err.variable, err.problem) from None
+    except ValueError as err:
+        raise click.UsageError(str(err)) from None
+
+
+# options `radarsp heatmap` and `radarsp pipeline` share
+beamformer_option = click.option(
+    "--beamformer", type=click.Choice(BEAMFORMERS), default="fft", show_default=True,
+    help="fft: zero-padded DFT across a uniform linear array (sin-theta grid); bartlett: "
+         "delay-and-sum for any array; capon: MVDR; music: subspace (needs --n-sources).")
+window_option = click.option(
+    "--window", "window_text", default="hann", show_default=True,
+    help="Taper NAME, or RANGE,ANGLE: none, hann, hamming, blackman, taylor, "
+         "taylor-<sidelobe dB>.")
+n_sources_option = click.option("--n-sources", type=click.IntRange(min=1),
+                                help="Sources per range cell (music).")
+
+
 @click.command("heatmap")
 @click.argument("csi", type=click.Path(dir_okay=False))
 @output_option()
-@click.option("--beamformer", type=click.Choice(BEAMFORMERS), default="fft", show_default=True,
-              help="fft: zero-padded DFT across a uniform linear array (sin-theta grid); "
-                   "bartlett: delay-and-sum for any array; capon: MVDR; music: subspace "
-                   "(needs --n-sources).")
-@click.option("--window", "window_text", default="hann", show_default=True,
-              help="Taper NAME, or RANGE,ANGLE: none, hann, hamming, blackman, taylor, "
-                   "taylor-<sidelobe dB>.")
+@beamformer_option
+@window_option
 @click.option("--angle-bins", type=click.IntRange(min=1), default=64, show_default=True,
               help="fft: DFT length across the array; otherwise uniform angle bins.")
 @click.option("--angle-span", "span_text", default="-90,90", show_default=True,
@@ -57,7 +93,7 @@ def _span(text: str) -> tuple[float, float]:
               help="Number of range bins (zero-pads the range DFT beyond the subcarrier count).")
 @click.option("--max-range", type=click.FloatRange(min=0, min_open=True),
               help="Farthest range kept, metres (default: unambiguous range c/(2 df)).")
-@click.option("--n-sources", type=click.IntRange(min=1), help="Sources per range cell (music).")
+@n_sources_option
 @click.option("--diagonal-loading", type=click.FloatRange(min=0), default=1e-3,
               show_default=True, help="Capon loading relative to the mean eigenvalue.")
 @click.option("--doppler", is_flag=True,
@@ -78,26 +114,19 @@ def command(csi, output, beamformer, window_text, angle_bins, span_text, range_b
     inverse DFT over symbols. Ground-truth and camera variables are copied unchanged. The file
     is processed --chunk-frames frames at a time, so inputs larger than memory work.
     """
-    window = _window(window_text)
-    angle_span = _span(span_text)
+    window = parse_window(window_text)
+    angle_span = parse_span(span_text)
     check_output(output, force)
 
-    from radarsp.errors import RadarspFileError
-    from radarsp.heatmap import heatmap_dataset
     from radarsp.io import open_csi, save
 
     dataset = open_csi(csi, chunks={"frame": chunk_frames})
-    try:
-        heatmap = heatmap_dataset(
-            dataset, doppler=doppler, window=window, range_bins=range_bins,
-            max_range=max_range, velocity_bins=velocity_bins, beamformer=beamformer,
-            angle_bins=angle_bins, angle_span=angle_span, n_sources=n_sources,
-            diagonal_loading=diagonal_loading,
-        )
-    except RadarspFileError as err:
-        raise RadarspFileError(csi, err.variable, err.problem) from None
-    except ValueError as err:
-        raise click.UsageError(str(err)) from None
+    heatmap = build_heatmap(
+        csi, dataset, doppler=doppler, window=window, range_bins=range_bins,
+        max_range=max_range, velocity_bins=velocity_bins, beamformer=beamformer,
+        angle_bins=angle_bins, angle_span=angle_span, n_sources=n_sources,
+        diagonal_loading=diagonal_loading,
+    )
     from threadpoolctl import threadpool_limits
 
     # One BLAS thread: dask runs chunks in parallel, and threaded OpenBLAS is 4x slower on the

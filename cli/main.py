@@ -11,7 +11,7 @@ import logging
 
 import click
 
-from cli.common import run_guarded
+from cli.common import radarsp_version, run_guarded
 
 # subcommand name -> module under cli/ that defines `command`
 SUBCOMMANDS = {
@@ -70,17 +70,8 @@ class LazyGroup(click.Group):
                 formatter.write_dl(rows)
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("radarsp")
-    except PackageNotFoundError:
-        return "unknown"
-
-
 @click.group(cls=LazyGroup, lazy=SUBCOMMANDS)
-@click.version_option(_version(), prog_name="radarsp")
+@click.version_option(radarsp_version(), prog_name="radarsp")
 @click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr; no progress bars.")
 @click.pass_context

@@ -5,6 +5,38 @@ from __future__ import annotations
 import click
 
 from cli.common import check_output, force_option, output_option, quiet
+from radarsp.model import TRUTH_VARIABLES
+
+#: the per-frame truth variables copied into estimates (and the pipeline's tables)
+FRAME_TRUTH = TRUTH_VARIABLES + ("target_velocity",)
+
+
+def add_truth(estimates, truth):
+    """Copy into ``estimates`` (per frame) the truth variables of ``truth`` it lacks.
+
+    ``truth`` has the same frames in the same order (no alignment is done).
+    """
+    for name in FRAME_TRUTH:
+        if name in truth.data_vars and name not in estimates.variables:
+            estimates[name] = truth[name].variable
+    return estimates
+
+
+def cross_domain_options(min_speed: float, when: str = ""):
+    """``--range-tol`` and ``--min-speed`` of the cross-domain pairing (`radarsp match` and
+    `radarsp pipeline`); ``min_speed`` is the --min-speed default, ``when`` ends each help."""
+
+    def decorate(function):
+        function = click.option(
+            "--min-speed", type=click.FloatRange(min=0), default=min_speed, show_default=True,
+            help=f"Smallest |radial velocity| (m/s) of a Doppler cluster that may pair{when}.",
+        )(function)
+        return click.option(
+            "--range-tol", type=click.FloatRange(min=0), default=0.5, show_default=True,
+            help=f"Largest range difference (m) of a cross-domain pair{when}.",
+        )(function)
+
+    return decorate
 
 
 def open_truth(path):
@@ -16,8 +48,7 @@ def open_truth(path):
     for name in ("target_x", "target_y"):
         if name not in ds.variables or ds[name].dims != ("frame",):
             raise RadarspFileError(path, name, "missing; expected ground truth with dims (frame,)")
-    keep = [n for n in ("target_range", "target_angle", "target_x", "target_y",
-                        "target_velocity", "time") if n in ds.variables]
+    keep = [n for n in FRAME_TRUTH + ("time",) if n in ds.variables]
     return ds[keep].load()
 
 
@@ -41,10 +72,7 @@ def report(estimates, output: str) -> None:
                    "power; cross-domain: pair with --doppler-clusters at the same range.")
 @click.option("--doppler-clusters", type=click.Path(dir_okay=False),
               help="clusters-1 of range-Doppler detections (cross-domain only).")
-@click.option("--range-tol", type=click.FloatRange(min=0), default=0.5, show_default=True,
-              help="Largest range difference (m) of a cross-domain pair.")
-@click.option("--min-speed", type=click.FloatRange(min=0), default=0.0, show_default=True,
-              help="Smallest |radial velocity| (m/s) of a Doppler cluster that may pair.")
+@cross_domain_options(min_speed=0.0)
 @force_option
 def command(clusters, truth, output, strategy, doppler_clusters, range_tol, min_speed, force):
     """Choose one cluster per frame of CLUSTERS (clusters-1) and write estimates-1.
@@ -70,9 +98,8 @@ def command(clusters, truth, output, strategy, doppler_clusters, range_tol, min_
         estimates = genie_match(table, reference)
     elif strategy == "strongest":
         estimates = strongest(table, frames)
-        for name, values in (reference.data_vars.items() if reference is not None else ()):
-            if name not in estimates:
-                estimates[name] = ("frame", values.values, values.attrs)
+        if reference is not None:
+            add_truth(estimates, reference)
     else:
         doppler = open_clusters(doppler_clusters).load()
         estimates = cross_domain_match(table, doppler, range_tol=range_tol,

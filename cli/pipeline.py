@@ -8,12 +8,18 @@ from pathlib import Path
 
 import click
 
+from cli.cfar import checked_detector
 from cli.cluster import cluster_options, parse_eps
 from cli.common import dask_client, parse_pair, quiet, scheduler_options
-
-# Per-frame truth copied into every table the pipeline writes (camera images stay in the
-# heatmap file: repeating them in four tables would only cost disk).
-TABLE_TRUTH = ("target_range", "target_angle", "target_x", "target_y", "target_velocity")
+from cli.heatmap import (
+    beamformer_option,
+    build_heatmap,
+    n_sources_option,
+    parse_window,
+    window_option,
+)
+from cli.match import FRAME_TRUTH, add_truth, cross_domain_options
+from radarsp.cfar.threshold import METHODS
 
 
 def _with_truth(table, truth):
@@ -48,17 +54,16 @@ class _Stages:
               help="Run directory for heatmap.nc, detections.nc, clusters.nc, "
                    "estimates-genie.nc, estimates-strongest.nc and cdf.png. A non-empty "
                    "directory is refused unless --force.")
-@click.option("--beamformer", type=click.Choice(["fft", "bartlett", "capon", "music"]),
-              default="fft", show_default=True, help="Angle estimator of the heatmap.")
-@click.option("--window", default="hann", show_default=True,
-              help="Range (and angle) taper, e.g. hann or hann,none.")
+@beamformer_option
+@n_sources_option
+@window_option
 @click.option("--angle-bins", type=click.IntRange(min=2), default=64, show_default=True,
               help="Angle bins (fft: DFT length across the array).")
 @click.option("--max-range", type=click.FloatRange(min=0, min_open=True),
               help="Largest range kept, m.")
 @click.option("--doppler", is_flag=True,
               help="Also range-Doppler maps (needs a symbol dim) and cross-domain estimates.")
-@click.option("--cfar-method", type=click.Choice(["ca", "go", "so", "os"]), default="ca",
+@click.option("--cfar-method", type=click.Choice(METHODS), default="ca",
               show_default=True, help="CFAR noise estimator.")
 @click.option("--guard", default="4,2", show_default=True, metavar="R,A",
               help="CFAR guard cells per side (range, angle).")
@@ -68,19 +73,16 @@ class _Stages:
               default=1e-2, show_default=True, help="Design false-alarm probability per cell.")
 @click.option("--rank", type=click.IntRange(min=1), help="OS-CFAR rank (1-based).")
 @cluster_options
-@click.option("--range-tol", type=click.FloatRange(min=0), default=0.5, show_default=True,
-              help="Cross-domain pairing tolerance, m (with --doppler).")
-@click.option("--min-speed", type=click.FloatRange(min=0), default=0.25, show_default=True,
-              help="Smallest |radial velocity| of a Doppler cluster that pairs, m/s.")
+@cross_domain_options(min_speed=0.25, when=" (with --doppler)")
 @click.option("--n-boot", type=click.IntRange(min=0), default=1000, show_default=True,
               help="Bootstrap resamples for the percentile intervals.")
 @click.option("--chunk-frames", type=click.IntRange(min=1), default=256, show_default=True,
               help="Frames per chunk for the frame-wise stages (bounds memory).")
 @scheduler_options
 @click.option("--force", is_flag=True, help="Write into a non-empty run directory.")
-def command(csi, output, beamformer, window, angle_bins, max_range, doppler, cfar_method, guard,
-            train, pfa, rank, eps, min_samples, space, weights, range_tol, min_speed, n_boot,
-            chunk_frames, scheduler, workers, force):
+def command(csi, output, beamformer, n_sources, window_text, angle_bins, max_range, doppler,
+            cfar_method, guard, train, pfa, rank, eps, min_samples, space, weights, range_tol,
+            min_speed, n_boot, chunk_frames, scheduler, workers, force):
     """Run the statistical localiser on CSI (csi-1) and print its evaluation table.
 
     heatmap (range-angle power) -> 2-D CFAR -> DBSCAN -> genie-aided and strongest-cluster
@@ -96,14 +98,14 @@ def command(csi, output, beamformer, window, angle_bins, max_range, doppler, cfa
     import sklearn.cluster  # noqa: F401
 
     from cli.evaluate import evaluate
-    from radarsp.cfar import DETECTION_OUTPUTS, cfar, detections
     from radarsp.cluster import cluster
     from radarsp.errors import RadarspFileError
-    from radarsp.heatmap import heatmap_dataset
     from radarsp.io import open_csi, open_heatmap, save
     from radarsp.match import cross_domain_match, genie_match, strongest
     from radarsp.plot import plot_error_cdf, save_figure
 
+    # Every check runs before the run directory is made: refused input leaves nothing behind.
+    window = parse_window(window_text)
     scale = parse_eps(eps, space)
     guard, train = parse_pair(guard, "--guard"), parse_pair(train, "--train")
     run_dir = Path(output)
@@ -115,28 +117,37 @@ def command(csi, output, beamformer, window, angle_bins, max_range, doppler, cfa
         if name not in scenes.variables:
             raise RadarspFileError(csi, name, "missing; the pipeline evaluates against the "
                                    "ground truth the CSI file carries")
+    if scenes.sizes["frame"] == 0:
+        raise RadarspFileError(csi, "csi", "has no frames")
+    heat_options = dict(doppler=doppler, window=window, max_range=max_range,
+                        beamformer=beamformer, angle_bins=angle_bins, n_sources=n_sources)
+    heatmap = build_heatmap(csi, scenes, **heat_options)
+    # the CFAR settings tried on the heatmap of the first frame (as `radarsp cfar` does)
+    first = build_heatmap(csi, scenes.isel(frame=slice(0, 1)), **heat_options).load()
+    cfar_options = dict(method=cfar_method, guard=guard, train=train, pfa=pfa, rank=rank)
+    heat_path = run_dir / "heatmap.nc"
+    detect = checked_detector(first["power"], heat_path, "power", **cfar_options)
+    if doppler:
+        # The velocity axis of a DFT over symbols is periodic: its training cells wrap.
+        detect_doppler = checked_detector(first["doppler_power"], heat_path, "doppler_power",
+                                          dims=("range", "velocity"),
+                                          edge=("truncate", "wrap"), **cfar_options)
     run_dir.mkdir(parents=True, exist_ok=True)
     stages = _Stages(scenes.sizes["frame"], quiet())
 
     def write(ds, name, schema):
         save(ds, run_dir / name, schema=schema, force=True)
 
-    windows = tuple(window.split(",")) if "," in window else window
     with dask_client(scheduler, workers):
-        stages.run("heatmap", lambda: save(heatmap_dataset(
-            scenes, doppler=doppler, window=windows, max_range=max_range, beamformer=beamformer,
-            angle_bins=angle_bins), run_dir / "heatmap.nc", force=True, progress=not quiet()))
-        heat = open_heatmap(run_dir / "heatmap.nc", chunks={"frame": chunk_frames})
-        truth = heat[[n for n in TABLE_TRUTH if n in heat.variables]].load()
-        cfar_options = dict(method=cfar_method, guard=guard, train=train, pfa=pfa, rank=rank,
-                            outputs=DETECTION_OUTPUTS)
-        det = stages.run("cfar", lambda: detections(cfar(heat["power"], **cfar_options),
-                                                    heat["power"]))
+        stages.run("heatmap", lambda: save(heatmap, heat_path, force=True,
+                                           progress=not quiet()))
+        heat = open_heatmap(heat_path, chunks={"frame": chunk_frames})
+        # Per-frame truth copied into every table the pipeline writes (camera images stay in
+        # the heatmap file: repeating them in four tables would only cost disk).
+        truth = heat[[n for n in FRAME_TRUTH if n in heat.variables]].load()
+        det = stages.run("cfar", detect, heat["power"])
         if doppler:
-            rd_power = heat["doppler_power"]
-            # The velocity axis of a DFT over symbols is periodic: its training cells wrap.
-            rd_det = detections(cfar(rd_power, dims=("range", "velocity"),
-                                     edge=("truncate", "wrap"), **cfar_options), rd_power)
+            rd_det = detect_doppler(heat["doppler_power"])
         write(_with_truth(det, truth), "detections.nc", "detections-1")
         weights = None if weights == "none" else weights
         clusters = stages.run("cluster", cluster, det, eps=scale, min_samples=min_samples,
@@ -156,10 +167,7 @@ def command(csi, output, beamformer, window, angle_bins, max_range, doppler, cfa
                                                    min_speed=min_speed,
                                                    frames=heat["frame"].values)
     for method, estimates in named.items():
-        for name in truth.data_vars:
-            if name not in estimates.variables:
-                estimates[name] = truth[name].variable
-        write(estimates, f"estimates-{method}.nc", "estimates-1")
+        write(add_truth(estimates, truth), f"estimates-{method}.nc", "estimates-1")
     errors, table = evaluate(named, truth, n_boot=n_boot)
     save_figure(plot_error_cdf(errors), run_dir / "cdf.png", force=True)
     click.echo(table)

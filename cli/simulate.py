@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import click
 
-from cli.common import check_output, force_option, output_option, quiet
-
-SCENARIO_CHOICES = ("parking-lot", "suburban", "street-canyon")
-POSITIVE = click.FloatRange(min=0, min_open=True)
+from cli.common import FINITE, POSITIVE, check_output, force_option, output_option, quiet
+from radarsp.simulate.scene import SCENARIOS, WEATHERS, canonical_scenario
 
 
 def _scenario(ctx, param, value: str) -> str:
-    canonical = value.strip().lower().replace("_", "-")
-    if canonical not in SCENARIO_CHOICES:
-        raise click.BadParameter(f"expected one of {', '.join(SCENARIO_CHOICES)}, got {value!r}")
-    return canonical
+    try:
+        return canonical_scenario(value)
+    except ValueError as err:
+        raise click.BadParameter(str(err)) from None
 
 
 def _size(text: str, name: str) -> tuple[int, int] | None:
@@ -81,7 +79,7 @@ def _frame_coords(options: dict, start: int, count: int) -> dict:
 
 @click.command(name="simulate")
 @click.option("--scenario", default="parking-lot", show_default=True, callback=_scenario,
-              metavar="[" + "|".join(SCENARIO_CHOICES) + "]",
+              metavar="[" + "|".join(SCENARIOS) + "]",
               help="Scene preset (underscores accepted).")
 @click.option("--frames", "-n", type=click.IntRange(min=1), default=150, show_default=True,
               help="Number of frames.")
@@ -89,7 +87,7 @@ def _frame_coords(options: dict, start: int, count: int) -> dict:
               help="Random seed; the same seed gives a bit-identical file.")
 @output_option()
 @force_option
-@click.option("--snr-db", type=float, default=10.0, show_default=True,
+@click.option("--snr-db", type=FINITE, default=10.0, show_default=True,
               help="Per-sample SNR of a 10 m^2 scatterer at 10 m, dB.")
 @click.option("--subcarriers", type=click.IntRange(min=2), default=256, show_default=True,
               help="OFDM subcarriers; max range = N * c / (2 B) (256 -> 47.97 m at 800 MHz).")
@@ -109,7 +107,7 @@ def _frame_coords(options: dict, start: int, count: int) -> dict:
               help="Time between frames, s.")
 @click.option("--image-size", default="64x64", show_default=True,
               help="Camera image ROWSxCOLS in pixels, or 'none' for no camera.")
-@click.option("--weather", type=click.Choice(["clear", "rain", "fog"]), default="clear",
+@click.option("--weather", type=click.Choice(WEATHERS), default="clear",
               show_default=True, help="Weather of every frame.")
 @click.option("--multipath/--no-multipath", default=False, show_default=True,
               help="Add ground-bounce (and facade-bounce) ghost paths.")
@@ -126,8 +124,14 @@ def command(scenario, frames, seed, output, force, snr_db, subcarriers, carrier,
     footprint. Long runs are simulated and written in blocks with a progress bar.
     """
     from radarsp.io import save
-    from radarsp.simulate import planar_positions, simulate, ula_positions
+    from radarsp.simulate import planar_positions, simulate, subcarrier_frequencies, ula_positions
 
+    lowest = float(subcarrier_frequencies(carrier, bandwidth, subcarriers)[0])
+    if not lowest > 0:
+        raise click.BadParameter(
+            f"expected a carrier above half the bandwidth ({bandwidth / 2:g} Hz), got "
+            f"{carrier:g} Hz: the lowest subcarrier would be at {lowest:g} Hz",
+            param_hint="--carrier")
     check_output(output, force)
     shape = _size(array, "--array")
     if shape is None:

@@ -48,14 +48,18 @@ from radarsp.cfar.threshold import (
 )
 from radarsp.geometry import polar_to_cartesian
 
-__all__ = ["cfar", "cfar_array", "detections", "threshold_factor", "halves_threshold_factor"]
+__all__ = ["cfar", "cfar_array", "detections", "threshold_factor", "halves_threshold_factor",
+           "NonFinitePowerError"]
 
 Edge = Literal["truncate", "wrap", "skip"]
 EDGES = ("truncate", "wrap", "skip")
 OUTPUTS = ("detected", "threshold", "noise", "snr")
 #: what :func:`detections` needs (with the power map)
 DETECTION_OUTPUTS = ("detected", "snr")
-NOT_FINITE = "power has NaN or infinite values; CFAR needs finite linear power"
+
+
+class NonFinitePowerError(ValueError):
+    """The power map holds NaN or infinite values (CFAR needs finite linear power)."""
 
 
 def cfar(
@@ -109,8 +113,10 @@ def cfar(
     ------
     ValueError
         Unknown method, edge or output, ``pfa`` outside (0, 1), negative guard/training counts, no
-        training cells, a window wider than the map, a rank outside ``[1, N]``, or power
-        with NaN or infinite values (raised when the values are computed, for dask input).
+        training cells, a window wider than the map or a rank outside ``[1, N]``.
+    NonFinitePowerError
+        A ``ValueError``: power with NaN or infinite values (raised when the values are
+        computed, for dask input).
 
     Examples
     --------
@@ -347,7 +353,8 @@ def _run(values: np.ndarray, *, plan: dict, outputs: Sequence[str] = OUTPUTS):
             _kernels.cfar_mean(maps, code, *settings, plan["alpha_n"], plan["alpha_mn"],
                                detected, *others, finite)
     if not finite.all():
-        raise ValueError(NOT_FINITE)
+        raise NonFinitePowerError("power has NaN or infinite values; CFAR needs finite linear "
+                                  "power")
     arrays = dict(zip(OUTPUTS, [detected, *others], strict=True))
     return tuple(arrays[name].reshape(values.shape) for name in outputs)
 
@@ -432,14 +439,14 @@ def detections(result: xr.Dataset, power: xr.DataArray | None = None) -> xr.Data
     >>> float(table["range"][0]), round(float(table["x"][0]), 3)
     (15.0, -6.843)
     """
-    if result["detected"].chunks is not None and "frame" in result["detected"].dims:
-        return _detections_by_chunk(result, power)
     needed = ["detected", "snr"] + ([] if power is not None else ["noise"])
     missing = [name for name in needed if name not in result]
     if missing:
         raise ValueError(f"detections needs the CFAR outputs {needed} (cfar(..., outputs=...)"
                          f"{'' if power is not None else ', or the power map'}); missing "
                          f"{missing}")
+    if result["detected"].chunks is not None and "frame" in result["detected"].dims:
+        return _detections_by_chunk(result, power)
     detected = result["detected"]
     working = [d for d in detected.dims if d != "frame"]
     second = "velocity" if "velocity" in working else "angle"

@@ -100,6 +100,13 @@ def test_cfar_bad_parameters_are_usage_errors(heatmap_file, tmp_path, options, w
     assert not (tmp_path / "det.nc").exists()
 
 
+def test_cfar_window_too_large_blames_guard_and_train(heatmap_file, tmp_path):
+    path, _ = heatmap_file
+    result = run("cfar", path, "-o", tmp_path / "det.nc", "--guard", "1,1", "--train", "40,2")
+    assert result.exit_code == 2
+    assert "Invalid value for --guard/--train" in result.stderr
+
+
 def test_cfar_bad_input_files_exit_1_with_one_line(heatmap_file, tmp_path):
     junk = tmp_path / "junk.nc"
     junk.write_text("not netCDF")

@@ -140,6 +140,19 @@ def test_heatmap_usage_errors_exit_2(csi_file, tmp_path):
     assert run("heatmap", csi_file, "-o", tmp_path / "h.nc", "--angle-span", "a,b").exit_code == 2
 
 
+@pytest.mark.parametrize("options,words", [
+    (["--window", "hann,kaiser"], "--window: unknown window 'kaiser'"),
+    (["--window", "hann,none,hann"], "--window: expected NAME or RANGE,ANGLE"),
+    (["--beamformer", "music"], "--beamformer music needs --n-sources"),
+])
+def test_heatmap_usage_errors_name_the_option(csi_file, tmp_path, options, words):
+    result = run("heatmap", csi_file, "-o", tmp_path / "h.nc", *options)
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1 and words in errors[0], result.stderr
+    assert not (tmp_path / "h.nc").exists()
+
+
 def test_heatmap_subprocess(csi_file, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = tmp_path / "heat.nc"

@@ -17,6 +17,9 @@ def test_help_lists_commands_and_version():
     assert "Commands" in result.output
     version = runner.invoke(main, ["--version"])
     assert version.exit_code == 0 and "radarsp, version" in version.output
+    from cli.common import radarsp_version
+
+    assert version.output.strip() == f"radarsp, version {radarsp_version()}"
 
 
 def test_unknown_command_is_a_usage_error():
@@ -61,6 +64,8 @@ def test_unwritable_output_directory_is_one_line_and_status_1(tmp_path):
         locked.mkdir(mode=0o500)
         output = locked / "out.nc"
     source = radarsp.save(make_csi(), tmp_path / "s.nc")
-    result = CliRunner().invoke(main, ["heatmap", str(source), "-o", str(output)])
+    # --window none: a Hann taper over make_csi's 3 receive elements is refused (a usage error)
+    result = CliRunner().invoke(main, ["heatmap", str(source), "-o", str(output), "--window",
+                                       "none"])
     assert result.exit_code == 1, result.output
     assert result.output.startswith("Error: ") and len(result.output.strip().splitlines()) == 1

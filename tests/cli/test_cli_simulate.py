@@ -73,12 +73,38 @@ def test_simulate_options(tmp_path):
 
 @pytest.mark.parametrize("args", [
     ["--scenario", "moon"], ["--frames", "0"], ["--image-size", "axb"], ["--array", "x"],
-    ["--bandwidth", "0"],
+    ["--bandwidth", "0"], ["--snr-db", "nan"], ["--frame-interval", "inf"],
+    ["--bandwidth", "inf"], ["--symbol-period", "nan"], ["--carrier", "-inf"],
 ])
 def test_simulate_usage_errors(tmp_path, args):
     result = CliRunner().invoke(main, ["simulate", "-o", str(tmp_path / "x.nc")] + args)
     assert result.exit_code == 2
     assert not (tmp_path / "x.nc").exists()
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--snr-db", "nan"], "'--snr-db': expected a finite number, got 'nan'"),
+    (["--frame-interval", "inf"], "'--frame-interval': expected a finite number"),
+    (["--bandwidth", "inf"], "'--bandwidth': expected a finite number"),
+    (["--carrier", "1"], "--carrier: expected a carrier above half the bandwidth (4e+08 Hz)"),
+    (["--carrier", "1e9", "--bandwidth", "2e9"], "half the bandwidth (1e+09 Hz), got 1e+09 Hz"),
+])
+def test_simulate_non_finite_and_too_low_values_are_one_line_before_any_work(tmp_path, args,
+                                                                              words):
+    result = CliRunner().invoke(main, ["simulate", "-o", str(tmp_path / "x.nc")] + args)
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1 and words in errors[0], result.stderr
+    assert not (tmp_path / "x.nc").exists()
+
+
+def test_simulate_carrier_just_above_half_the_bandwidth_is_accepted(tmp_path):
+    out = tmp_path / "low.nc"
+    result = CliRunner().invoke(main, [
+        "-q", "simulate", "-n", "1", "--subcarriers", "16", "--array", "2", "--image-size",
+        "none", "--carrier", "1e9", "--bandwidth", "1.9e9", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert float(open_csi(out)["frequency"].min()) == pytest.approx(5e7)
 
 
 def test_info_describes_a_csi_file(scenes):

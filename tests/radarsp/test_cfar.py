@@ -12,7 +12,7 @@ from cfar_naive import cfar_map
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from radarsp.cfar import cfar, cfar_array, detections
+from radarsp.cfar import NonFinitePowerError, cfar, cfar_array, detections
 
 METHODS = ("ca", "go", "so", "os")
 EDGES = ("truncate", "wrap", "skip")
@@ -239,6 +239,29 @@ def test_detections_says_which_outputs_it_needs():
         detections(cfar(power, outputs=("detected", "snr")))
     table = detections(cfar(power, outputs=("detected", "snr")), power)
     np.testing.assert_array_equal(table["power"], detections(cfar(power), power)["power"])
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_detections_without_detected_says_so(chunked):
+    power = heatmap()
+    if chunked:
+        power = power.chunk({"frame": 1})
+    for outputs in [("snr",), ("snr", "noise")]:
+        with pytest.raises(ValueError, match=r"missing \['detected'\]"):
+            detections(cfar(power, outputs=outputs), power)
+    with pytest.raises(ValueError, match=r"missing \['detected', 'noise'\]"):
+        detections(cfar(power, outputs=("snr",)))
+
+
+def test_non_finite_power_raises_its_own_value_error():
+    values = heatmap().values.copy()
+    values[1, 2, 3] = np.nan
+    with pytest.raises(NonFinitePowerError, match="NaN or infinite") as info:
+        cfar(xr.DataArray(values, dims=("frame", "range", "angle")).chunk({"frame": 1}),
+             outputs=("detected",)).load()
+    assert isinstance(info.value, ValueError)
+    with pytest.raises(NonFinitePowerError):
+        cfar_array(values)
 
 
 def heatmap(seed=7, frames=3, targets=((1, 30, 10), (2, 12, 25))):
