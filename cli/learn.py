@@ -6,41 +6,28 @@ torch every subcommand says how to install the extra and exits with status 1.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import sys
 
 import click
 
-from cli.common import check_output, force_option, output_option, quiet, run_guarded
+from cli.common import (
+    check_output,
+    device_option,
+    force_option,
+    output_option,
+    quiet,
+    radarsp_version,
+    run_guarded,
+    torch_available,
+)
 
 INSTALL_HINT = ("radarsp-learn needs PyTorch, which is not installed; install the extra with:  "
                 "pip install 'radarsp[learn]'")
 
 
-def _torch_available() -> bool:
-    try:
-        return importlib.util.find_spec("torch") is not None
-    except (ImportError, ValueError):
-        return False
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("radarsp")
-    except PackageNotFoundError:
-        return "unknown"
-
-
-device_option = click.option(
-    "--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True,
-    help="Where to run; auto picks cuda when available.")
-
-
 @click.group()
-@click.version_option(_version(), prog_name="radarsp-learn")
+@click.version_option(radarsp_version(), prog_name="radarsp-learn")
 @click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
 @click.option("-q", "--quiet", "quiet_", is_flag=True,
               help="Only errors on stderr; no progress bars.")
@@ -63,7 +50,7 @@ def main(ctx, verbose, quiet_):
     level = logging.ERROR if quiet_ else levels[min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     ctx.obj = {"quiet": quiet_}
-    if not _torch_available():
+    if not torch_available():
         click.echo(f"Error: {INSTALL_HINT}", err=True)
         sys.exit(1)
 
@@ -86,7 +73,7 @@ def _fail(err: Exception):
               help="estimates-1 self-labels for --objective localiser.")
 @click.option("--epochs", type=click.IntRange(min=1),
               help="Maximum epochs; early stopping on held-out loss may end sooner. "
-                   "[default: mcl 8, localiser/supervised 10]")
+                   "[default: mcl 12, localiser/supervised 10; on --resume the run's]")
 @click.option("--batch-size", type=click.IntRange(min=2),
               help="Frames per step. [default: mcl 128, localiser/supervised 64]")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True),
@@ -104,8 +91,8 @@ def _fail(err: Exception):
                    "--set grid_shape=32,32; repeatable.")
 @device_option
 @click.option("--resume", is_flag=True,
-              help="Continue the run in OUTPUT from its last checkpoint (its data and settings; "
-                   "a larger --epochs extends it).")
+              help="Continue the run in OUTPUT from its last checkpoint with its data and "
+                   "settings, up to its own epochs (a larger --epochs extends it).")
 @force_option
 def train_command(data, output, objective, labels, epochs, batch_size, lr, seed, val_fraction,
                   mask_padding, queue_size, settings, device, resume, force):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cli.common import force_option, quiet, run_guarded
+from cli.common import device_option, force_option, quiet, run_guarded
 
 
 @click.command("reproduce")
@@ -19,8 +19,7 @@ from cli.common import force_option, quiet, run_guarded
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
               help="Study directory; report.md and figures/ land here. Finished stages found "
                    "in it are not recomputed (rerun to resume).")
-@click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu",
-              show_default=True, help="Where to train; auto picks cuda when available.")
+@device_option
 @click.option("--threads", type=click.IntRange(min=1),
               help="torch CPU threads (default: torch's choice). On a machine shared with "
                    "other jobs, 1 avoids threads spinning against each other.")

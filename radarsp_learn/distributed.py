@@ -2,7 +2,8 @@
 
 ``torchrun --nproc_per_node N`` sets ``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR`` and
 ``MASTER_PORT`` in each process; :func:`process_group` initialises torch.distributed from them
-(gloo on CPU, nccl when the run uses CUDA) and tears it down afterwards. Without those
+(gloo on CPU, nccl when the run uses CUDA) and tears it down afterwards (after a barrier
+when the block ends normally; at once when it raises). Without those
 variables it does nothing, so the same code path serves single-process runs.
 """
 
@@ -44,6 +45,8 @@ def process_group(device: str = "cpu"):
     dist.init_process_group(backend=backend)
     try:
         yield dist.get_rank(), dist.get_world_size()
-    finally:
+        # Only on normal exit: a rank that raised must not wait here for ranks that may be
+        # blocked in a collective it will never join (torchrun then stops the others).
         dist.barrier()
+    finally:
         dist.destroy_process_group()

@@ -39,6 +39,9 @@ class LocaliserObjective(Objective):
         Mirror half the training batches in angle (only valid for symmetric angle bins;
         the training loop turns it on when :attr:`Grid.symmetric_in_angle` holds).
 
+    Frames whose label is NaN (unlabelled) are left out of the loss; a batch without any
+    labelled frame gives a zero loss (the training loop weights batches by labelled frames).
+
     Examples
     --------
     >>> objective = LocaliserObjective(Localiser())
@@ -68,6 +71,11 @@ class LocaliserObjective(Objective):
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         heatmap, label = batch["heatmap"], batch["label"]
         valid = torch.isfinite(label).all(dim=1)
+        if not valid.any():
+            # No labelled frame: a zero loss that still passes through every parameter (a
+            # backward pass and DistributedDataParallel's gradient reduction work as usual).
+            zero = self.localiser(heatmap).sum() * 0.0
+            return {"loss": zero, "cell_error": zero.detach()}
         heatmap, label = heatmap[valid], label[valid]
         if self.training and self.flip_angle:
             flip = torch.rand(heatmap.shape[0]) < 0.5

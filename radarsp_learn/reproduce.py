@@ -182,7 +182,7 @@ class Study:
             raise StudyExistsError(f"{self.root}: directory is not empty and holds no study; "
                                    "pass --force to use it")
         self.root.mkdir(parents=True, exist_ok=True)
-        stamp.write_text(json.dumps(meta, indent=2) + "\n")
+        _write_text(stamp, json.dumps(meta, indent=2) + "\n")
 
     def stage(self, name: str, target: Path, make) -> Path:
         """Run ``make(target)`` unless ``target`` exists; time it."""
@@ -199,7 +199,7 @@ class Study:
         path = self.root / "timings.json"
         timings = json.loads(path.read_text()) if path.exists() else {}
         timings[name] = round(seconds, 2)
-        path.write_text(json.dumps(timings, indent=1) + "\n")
+        _write_text(path, json.dumps(timings, indent=1) + "\n")
 
     def save(self, ds, path: Path) -> None:
         from radarsp.io import save
@@ -282,7 +282,7 @@ class Study:
         summary = train(config, data, run_dir, resume=resume, force=not resume,
                         progress=self.progress)
         self.record(f"train {name}", time.perf_counter() - start)
-        done.write_text(json.dumps(summary) + "\n")
+        _write_text(done, json.dumps(summary) + "\n")
         return run_dir
 
     def backbone(self, name: str, objective: str, data: Path, **overrides) -> Path:
@@ -295,7 +295,7 @@ class Study:
             from radarsp_learn.train import load_run
 
             objective, config, _ = load_run(run_dir, device=self.device)
-            self.save(self_label_estimates(objective, config, data), path)
+            self.save(self_label_estimates(objective, config, data, run=run_dir), path)
 
         return self.stage(f"self-label {out.stem}", out, make)
 
@@ -311,16 +311,11 @@ class Study:
 
     def predict(self, run_dir: Path, data: Path, out: Path, method: str) -> Path:
         def make(path):
-            from radarsp_learn.data import RadioVisualFrames, open_heatmap
-            from radarsp_learn.localiser import predict
-            from radarsp_learn.train import load_run
+            from radarsp_learn.train import load_run, predict_estimates
 
             objective, config, meta = load_run(run_dir, device=self.device)
-            frames = RadioVisualFrames(open_heatmap(data), grid_shape=config.grid_shape,
-                                       dynamic_range_db=config.dynamic_range_db,
-                                       with_camera=False, cache=False)
-            self.save(predict(objective.localiser, frames, method=method,
-                              attrs={"labels_used": meta["labels_used"]}), path)
+            self.save(predict_estimates(objective, config, meta, data, method=method,
+                                        run=run_dir), path)
 
         return self.stage(f"predict {out.stem}", out, make)
 
@@ -423,30 +418,26 @@ def _simulate(config: StudyConfig, frames: int, seed: int):
     return xr.concat(parts, dim="frame") if len(parts) > 1 else parts[0]
 
 
-def self_label_estimates(objective, config, data_path):
+def _write_text(path: Path, text: str) -> None:
+    from radarsp_learn.train import write_text_atomic
+
+    write_text_atomic(path, text)
+
+
+def self_label_estimates(objective, config, data_path, *, run=None):
     """Self-labels of every frame of ``data_path`` as estimates-1, for MCL, CL or SCL.
 
-    MCL and CL use the attribution map of :mod:`radarsp_learn.selflabel` (input x
-    gradient, then the heatmap's nearest local maximum); SCL the peak of its own similarity map
-    (:func:`radarsp_learn.objectives.scl.self_label_cells`). Camera and boxes only, never
-    ground truth (``labels_used = 0``).
+    What ``radarsp-learn selflabel`` writes with its defaults
+    (:func:`radarsp_learn.train.selflabel_estimates`): MCL and CL use the attribution map of
+    :mod:`radarsp_learn.selflabel` (input x gradient, then the heatmap's nearest local
+    maximum); SCL the peak of its own similarity map
+    (:func:`radarsp_learn.objectives.scl.self_label_cells`). The ``method`` attr is
+    ``"<objective>-selflabel"``. Camera and boxes only, never ground truth
+    (``labels_used = 0``).
     """
-    from radarsp_learn.data import RadioVisualFrames, estimates_dataset, open_heatmap
+    from radarsp_learn.train import selflabel_estimates
 
-    data = RadioVisualFrames(open_heatmap(data_path), grid_shape=config.grid_shape,
-                             image_shape=config.image_shape, mask_padding=config.mask_padding,
-                             dynamic_range_db=config.dynamic_range_db, with_camera=True,
-                             cache=False)
-    if hasattr(objective, "attention_maps"):
-        from radarsp_learn.objectives.scl import self_label_cells
-
-        cells = self_label_cells(objective, data)
-        range_m, angle = data.grid.to_polar(cells[:, 0], cells[:, 1])
-        return estimates_dataset(data.frame_ids, range_m, angle, method="scl-selflabel",
-                                 attrs={"labels_used": 0, "selflabel_method": "similarity"})
-    from radarsp_learn.selflabel import self_labels
-
-    return self_labels(objective, data, attrs={"labels_used": 0})
+    return selflabel_estimates(objective, config, data_path, run=run)
 
 
 def reproduce(config: StudyConfig | str = "small", output="report", *, data=None,

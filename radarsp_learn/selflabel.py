@@ -285,6 +285,7 @@ def camera_ray_cells(data: RadioVisualFrames, cells: np.ndarray, *, calibration=
     calibration : radarsp_learn.teacher.Calibration, optional
         Camera-to-radar transform; default identity.
     """
+    from radarsp.geometry import cartesian_to_polar
     from radarsp_learn.masks import truth_boxes
     from radarsp_learn.teacher import Calibration, box_rays, camera_of, point_at_range
 
@@ -293,8 +294,7 @@ def camera_ray_cells(data: RadioVisualFrames, cells: np.ndarray, *, calibration=
                                  calibration or Calibration())
     range_m, _ = data.grid.to_polar(cells[:, 0], cells[:, 1])
     point = point_at_range(origin, direction, range_m)
-    row, col = data.grid.from_polar(np.hypot(point[:, 0], point[:, 1]),
-                                    np.arctan2(point[:, 0], point[:, 1]))
+    row, col = data.grid.from_polar(*cartesian_to_polar(point[:, 0], point[:, 1]))
     moved = np.stack([row, col], axis=1)
     return np.where(np.isfinite(moved).all(axis=1, keepdims=True), moved, cells)
 
@@ -385,21 +385,27 @@ def calibration_offset(self_labels: np.ndarray, reference: np.ndarray) -> np.nda
 def self_labels(objective, data: RadioVisualFrames, *, method: Method = "attribution",
                 smoothing: int = 3, peak: Peak = "heatmap", angle: Angle = "attention",
                 calibration=None, offset=(0.0, 0.0), batch_size: int = 128,
-                progress: bool = False, name: str = "mcl-selflabel", attrs: dict | None = None):
+                progress: bool = False, name: str = "mcl-selflabel", attrs: dict | None = None,
+                cells: np.ndarray | None = None):
     """Self-labels of every frame of ``data`` as an estimates-1 dataset (``method`` attr
     ``name``).
 
     ``offset`` (cells, from :func:`calibration_offset`) is added before conversion to range and
-    angle; the default applies none, so the labels are label-free.
+    angle; the default applies none, so the labels are label-free. ``cells``, the
+    :func:`self_label_cells` of ``data`` with these options when already computed (e.g. to fit
+    the offset on some of them), skips computing them again.
 
     Examples
     --------
     See :func:`radarsp_learn.train.run_selflabel` for the end-to-end use on a run directory.
     """
-    cells = self_label_cells(objective, data, method=method, smoothing=smoothing, peak=peak,
-                             angle=angle, calibration=calibration, batch_size=batch_size,
-                             progress=progress)
-    cells = cells + np.asarray(offset, dtype=float)
+    if cells is None:
+        cells = self_label_cells(objective, data, method=method, smoothing=smoothing, peak=peak,
+                                 angle=angle, calibration=calibration, batch_size=batch_size,
+                                 progress=progress)
+    elif len(cells) != len(data):
+        raise ValueError(f"cells: expected one per frame ({len(data)}), got {len(cells)}")
+    cells = np.asarray(cells, dtype=float) + np.asarray(offset, dtype=float)
     range_m, angle_rad = data.grid.to_polar(cells[:, 0], cells[:, 1])
     meta = {"selflabel_method": method, "selflabel_peak": peak, "selflabel_angle": angle,
             "calibration_offset_cells": list(map(float, offset))}

@@ -22,37 +22,59 @@ def _truth(path: Path):
 
 
 class _Scores:
-    """Errors and deviations of the study's estimates files (missing files give None)."""
+    """Errors and deviations of the study's estimates files (missing files give None).
+
+    Each file is opened, and each error or deviation computed, once per instance (one report).
+    """
 
     def __init__(self, study, train: Path, val: Path):
         self.root = study.root
         self.truth = {"train": _truth(train), "val": _truth(val)}
+        self._cache = {}
+
+    def _cached(self, key, compute):
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
 
     def estimates(self, *parts):
         from radarsp.io import open_estimates
 
         path = self.root.joinpath(*parts)
-        return open_estimates(path).load() if path.exists() else None
+        return self._cached(("estimates", path), lambda: open_estimates(path).load()
+                            if path.exists() else None)
 
     def errors(self, name: str, folder: str = "estimates", split: str = "val"):
         from radarsp.metrics import localisation_error
 
-        est = self.estimates(folder, f"{name}.nc")
-        return None if est is None else localisation_error(est, self.truth[split]).values
+        def compute():
+            est = self.estimates(folder, f"{name}.nc")
+            return None if est is None else localisation_error(est, self.truth[split]).values
+
+        return self._cached(("errors", name, folder, split), compute)
 
     def deviation(self, name: str, split: str):
         from radarsp.metrics import label_deviation
 
-        est = self.estimates("labels", f"{name}-{split}.nc")
-        return None if est is None else label_deviation(est, self.truth[split])
+        def compute():
+            est = self.estimates("labels", f"{name}-{split}.nc")
+            return None if est is None else label_deviation(est, self.truth[split])
+
+        return self._cached(("deviation", name, split), compute)
+
+
+def _percentiles(errors) -> tuple[float, float]:
+    """50th and 90th percentile of ``errors`` (m; a miss counts as infinite)."""
+    from radarsp.metrics import error_summary
+
+    p50, p90 = error_summary(errors, percentiles=(50, 90), n_boot=0)["error"].values
+    return float(p50), float(p90)
 
 
 def _pct(errors) -> tuple[str, str]:
     if errors is None:
         return "–", "–"
-    from radarsp.metrics import _as_errors, _percentile
-
-    p50, p90 = _percentile(_as_errors(errors), [50, 90])
+    p50, p90 = _percentiles(errors)
     return f"{p50:.2f}", f"{p90:.2f}"
 
 
@@ -87,8 +109,11 @@ def _labels_used(scores: _Scores, name: str) -> str:
     return "–" if est is None else str(int(est.attrs.get("labels_used", 0)))
 
 
-def _figures(study, scores: _Scores, config) -> dict[str, str]:
-    """Figs. 5-8 as PNGs under ``figures/``; returns name -> relative path."""
+def _figures(study, scores: _Scores, sweep: dict[str, list], padding: list,
+             dims: dict[str, list]) -> dict[str, str]:
+    """Figs. 5-8 as PNGs under ``figures/`` from the label (:func:`_label_sweep`), padding
+    (:func:`_padding_sweep`) and feature-dimension (:func:`_dim_sweep`) sweeps; returns
+    name -> relative path."""
     from radarsp.plot import _pyplot, plot_error_cdf, save_figure
 
     plt = _pyplot()
@@ -101,7 +126,6 @@ def _figures(study, scores: _Scores, config) -> dict[str, str]:
         save_figure(fig, study.path("figures", "fig5_cdf.png"), force=True)
         out["fig5"] = "figures/fig5_cdf.png"
 
-    sweep = _label_sweep(scores, config, study)
     if any(sweep.values()):
         fig, axes = plt.subplots(1, 2, figsize=(10, 4))
         for method, points in sweep.items():
@@ -119,7 +143,6 @@ def _figures(study, scores: _Scores, config) -> dict[str, str]:
         save_figure(fig, study.path("figures", "fig6_labels.png"), force=True)
         out["fig6"] = "figures/fig6_labels.png"
 
-    padding = _padding_sweep(scores, config, study)
     if padding:
         fig, ax = plt.subplots(figsize=(5, 4))
         ax.plot(*np.array(padding).T, "o-")
@@ -130,7 +153,6 @@ def _figures(study, scores: _Scores, config) -> dict[str, str]:
         save_figure(fig, study.path("figures", "fig7_padding.png"), force=True)
         out["fig7"] = "figures/fig7_padding.png"
 
-    dims = _dim_sweep(scores, config, study)
     if dims:
         fig, axes = plt.subplots(1, 2, figsize=(10, 4))
         for series, points in dims.items():
@@ -153,8 +175,6 @@ def _figures(study, scores: _Scores, config) -> dict[str, str]:
 
 def _label_sweep(scores: _Scores, config, study) -> dict[str, list]:
     """method -> [(labels, p50, p90)], the full-set runs as the last point."""
-    from radarsp.metrics import _as_errors, _percentile
-
     full = scores.truth["train"].sizes["frame"]
     out = {}
     for method in ("supervised", "mcl", "scl"):
@@ -164,9 +184,9 @@ def _label_sweep(scores: _Scores, config, study) -> dict[str, list]:
             errors = scores.errors(name)
             if errors is not None:
                 n = full if count >= full else _run_frames(study, f"sweep-{method}-{count}")
-                points.append((n, *_percentile(_as_errors(errors), [50, 90])))
+                points.append((n, *_percentiles(errors)))
         if not any(p[0] == full for p in points) and (e := scores.errors(method)) is not None:
-            points.append((full, *_percentile(_as_errors(e), [50, 90])))
+            points.append((full, *_percentiles(e)))
         out[method] = sorted(set(points))
     return out
 
@@ -222,7 +242,10 @@ def write_report(study, train: Path, val: Path) -> Path:
     """Write ``report.md`` (and ``figures/``) of ``study``; returns the report's path."""
     config = study.config
     scores = _Scores(study, train, val)
-    figures = _figures(study, scores, config)
+    sweep = _label_sweep(scores, config, study)
+    padding = _padding_sweep(scores, config, study)
+    dims = _dim_sweep(scores, config, study)
+    figures = _figures(study, scores, sweep, padding, dims)
     n_train, n_val = (scores.truth[s].sizes["frame"] for s in ("train", "val"))
     source = (f"`{study.user_data}` split by sequence" if study.user_data else
               f"simulated {config.scenario} (training seed {config.train_seed}, validation "
@@ -302,7 +325,6 @@ def write_report(study, train: Path, val: Path) -> Path:
     lines += ["## Fig. 5: error CDFs", ""]
     lines += [f"![Fig. 5]({figures['fig5']})", ""] if "fig5" in figures else []
     lines += ["## Fig. 6: number of training (self-)labels", ""]
-    sweep = _label_sweep(scores, config, study)
     rows = [[LABELS[m], str(int(n)), f"{p50:.2f}", f"{p90:.2f}"]
             for m, points in sweep.items() for n, p50, p90 in points]
     lines += _table(["method", "frames", "50th %ile", "90th %ile"], rows)
@@ -312,11 +334,11 @@ def write_report(study, train: Path, val: Path) -> Path:
               "against the padding of the training mask (pixels of the network's image; "
               "paper: U-curve with its minimum at +2).", ""]
     lines += _table(["padding (px)", "D_W angle (deg)"],
-                    [[f"{p:+g}", f"{w:.3f}"] for p, w in _padding_sweep(scores, config, study)])
+                    [[f"{p:+g}", f"{w:.3f}"] for p, w in padding])
     lines += [f"![Fig. 7]({figures['fig7']})", ""] if "fig7" in figures else []
     lines += ["## Fig. 8: feature dimension and projector size", ""]
     rows = [[series, str(int(d)), f"{wr:.3f}", f"{wa:.3f}"]
-            for series, points in _dim_sweep(scores, config, study).items()
+            for series, points in dims.items()
             for d, wr, wa in points]
     lines += _table(["backbone", "C", "D_W range (m)", "D_W angle (deg)"], rows)
     lines += [f"![Fig. 8]({figures['fig8']})", ""] if "fig8" in figures else []
@@ -327,5 +349,7 @@ def write_report(study, train: Path, val: Path) -> Path:
                   f"Sum of all stages: {sum(timings.values()) / 60:.1f} min "
                   "(`timings.json` has every stage).", ""]
     path = study.root / "report.md"
-    path.write_text("\n".join(lines))
+    from radarsp_learn.train import write_text_atomic
+
+    write_text_atomic(path, "\n".join(lines))
     return path

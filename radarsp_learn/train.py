@@ -5,12 +5,16 @@ A run directory holds
 * ``config.json`` -- the full :class:`TrainConfig`, the data file, the package and torch
   versions and how many ground-truth labels the run used;
 * ``last.pt`` -- written atomically after every epoch: model (including momentum encoders and
-  queues), optimiser, RNG states, early-stopping state; ``--resume`` continues from it and
-  reaches the same weights as an uninterrupted run with the same seed (batch order is a pure
-  function of seed and epoch, :func:`radarsp_learn.data.batch_order`);
+  queues), optimiser, RNG states, early-stopping state; ``--resume`` continues from it with
+  the saved configuration (including its ``epochs``, unless a larger one is asked for
+  explicitly) and reaches the same weights as an uninterrupted run with the same seed (batch
+  order is a pure function of seed and epoch, :func:`radarsp_learn.data.batch_order`);
 * ``best.pt`` -- the weights of the epoch with the lowest held-out loss (what
   ``selflabel``/``predict`` use);
 * ``metrics.jsonl`` -- one JSON object per epoch (losses, metrics, seconds, samples/s).
+
+Every file is written atomically (a temporary file renamed over the old one), so a run killed
+at any point leaves each file either old or new, never half-written.
 
 Model selection is by held-out loss on frames split off by sequence: for MCL the contrastive
 loss (label-free), for the localiser its loss on held-out self-labels (label-free), for the
@@ -40,6 +44,7 @@ from radarsp_learn.data import (
     RadioVisualFrames,
     batch_order,
     estimate_cells,
+    estimates_dataset,
     frame_sequences,
     open_heatmap,
     split_by_sequence,
@@ -64,8 +69,15 @@ class TrainConfig:
 
     Sizes are in cells/pixels of the model grid; ``lr`` and ``weight_decay`` are AdamW's.
     ``epochs``, ``batch_size``, ``lr``, ``weight_decay`` and ``patience`` left at None take
-    the objective's defaults (:data:`OBJECTIVE_DEFAULTS`). ``extra`` holds settings of
-    objectives that need more than these fields (read by the objective's ``from_config``).
+    the objective's defaults (:data:`OBJECTIVE_DEFAULTS`); :attr:`defaulted` names the fields
+    that did. ``extra`` holds settings of objectives that need more than these fields (read by
+    the objective's ``from_config``).
+
+    Examples
+    --------
+    >>> config = TrainConfig(objective="localiser", lr=1e-3)
+    >>> config.epochs, sorted(config.defaulted)
+    (10, ['batch_size', 'epochs', 'patience', 'weight_decay'])
     """
 
     objective: str = "mcl"
@@ -108,9 +120,18 @@ class TrainConfig:
 
     def __post_init__(self):
         defaults = OBJECTIVE_DEFAULTS.get(self.objective, OBJECTIVE_DEFAULTS["mcl"])
+        defaulted = set()
         for name, value in defaults.items():
             if getattr(self, name) is None:
                 setattr(self, name, value)
+                defaulted.add(name)
+        # not a dataclass field: neither saved in config.json nor compared
+        self._defaulted = frozenset(defaulted)
+
+    @property
+    def defaulted(self) -> frozenset[str]:
+        """Fields that were left at None and took the objective's defaults."""
+        return self._defaulted
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -155,6 +176,14 @@ def _save_atomic(obj, path: Path) -> None:
         torch.save(obj, tmp)
 
 
+def write_text_atomic(path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file renamed over it (never half-written)."""
+    from radarsp.io import atomic_path
+
+    with atomic_path(path, force=True) as tmp:
+        Path(tmp).write_text(text)
+
+
 def _rng_state() -> dict:
     return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
             "python": random.getstate()}
@@ -189,7 +218,8 @@ def run_epoch(model, data: RadioVisualFrames, *, config: TrainConfig, epoch: int
     """One pass over ``data``: training when ``optimizer`` is given, else evaluation.
 
     Returns the per-sample mean of every scalar the objective reports (keys as returned by its
-    ``forward``).
+    ``forward``). Batches that carry labels are weighted by their labelled frames (frames with
+    a NaN label do not count), others by their size.
     """
     from tqdm.auto import tqdm
 
@@ -214,12 +244,19 @@ def run_epoch(model, data: RadioVisualFrames, *, config: TrainConfig, epoch: int
             out["loss"].backward()
             optimizer.step()
             objective.after_step()
-        n = len(positions)
+        n = _weight(batch)
         for key, value in out.items():
             sums[key] = sums.get(key, 0.0) + float(value.detach()) * n
         count += n
         bar.set_postfix(loss=f"{float(out['loss'].detach()):.3f}")
     return _mean_metrics(sums, count)
+
+
+def _weight(batch: dict) -> int:
+    """Frames of ``batch`` that count towards its metrics: the labelled ones if it has labels."""
+    if "label" in batch:
+        return int(torch.isfinite(batch["label"]).all(dim=1).sum())
+    return len(batch["heatmap"])
 
 
 def _labels_for(config: TrainConfig, ds, grid: Grid) -> tuple[np.ndarray, int, str]:
@@ -256,6 +293,15 @@ def prepare_data(config: TrainConfig, data_path, *, needs_camera: bool, needs_la
     common = dict(grid_shape=config.grid_shape, image_shape=config.image_shape,
                   mask_padding=config.mask_padding, dynamic_range_db=config.dynamic_range_db,
                   labels=labels, with_camera=needs_camera, cache=config.cache)
+    if labels is not None:  # a split without any label cannot train or select a model
+        for split, frames in (("training", train_frames), ("validation", val_frames)):
+            if np.isfinite(labels[frames]).all(axis=1).any():
+                continue
+            if config.objective == "supervised":
+                raise ValueError(f"{data_path}: no finite ground truth on any frame of the "
+                                 f"{split} split ({len(frames)} frames)")
+            raise ValueError(f"{config.labels}: no finite label on any frame of the {split} "
+                             f"split of {data_path} ({len(frames)} frames)")
     train = RadioVisualFrames(ds, frames=train_frames, **common)
     val = RadioVisualFrames(ds, frames=val_frames, **common)
     return train, val, labels_used, labels_method
@@ -267,8 +313,11 @@ def train(config: TrainConfig, data_path, run_dir, *, resume: bool = False,
 
     Parameters
     ----------
-    config : TrainConfig
-        Ignored on ``resume``, except that a larger ``epochs`` extends the run.
+    config : TrainConfig or None
+        On ``resume`` the saved configuration is used and ``config`` only for its ``epochs``,
+        and only if set explicitly (not in :attr:`TrainConfig.defaulted`): a larger value
+        extends the run (and is saved), a smaller one is ignored. ``None`` (or ``epochs`` left
+        at its default) continues to the saved run's ``epochs``.
     data_path : path-like
         heatmap-1 file (with ``image``/``target_box`` for contrastive objectives).
     run_dir : path-like
@@ -293,11 +342,18 @@ def train(config: TrainConfig, data_path, run_dir, *, resume: bool = False,
             raise FileNotFoundError(f"{last}: no checkpoint to resume from")
         saved = json.loads((run_dir / "config.json").read_text())
         saved_config = TrainConfig.from_dict(saved["config"])
-        config = dataclasses.replace(saved_config,
-                                     epochs=max(config.epochs, saved_config.epochs))
+        epochs = saved_config.epochs
+        if config is not None and "epochs" not in config.defaulted:
+            epochs = max(config.epochs, epochs)
+        config = dataclasses.replace(saved_config, epochs=epochs)
         data_path = saved["data"]
+        if epochs != saved_config.epochs and rank == 0:  # a later resume keeps the extension
+            saved["config"] = config.to_dict()
+            write_text_atomic(run_dir / "config.json", json.dumps(saved, indent=2) + "\n")
     elif (run_dir / "config.json").exists() and not force:
         raise FileExistsError(f"{run_dir}: run directory exists; pass --resume or --force")
+    elif config.labels is not None:  # config.json must not depend on the working directory
+        config = dataclasses.replace(config, labels=os.path.abspath(config.labels))
 
     device = resolve_device(config.device)
     seed_everything(config.seed)
@@ -330,11 +386,12 @@ def train(config: TrainConfig, data_path, run_dir, *, resume: bool = False,
                     "labels_method": labels_method,
                     "train_frames": len(train_data), "val_frames": len(val_data),
                     "world_size": world}
-            (run_dir / "config.json").write_text(json.dumps(meta, indent=2) + "\n")
+            write_text_atomic(run_dir / "config.json", json.dumps(meta, indent=2) + "\n")
         objective.prepare(to_device(train_data.batch(b), device) for b in batch_order(
             len(train_data), config.batch_size, seed=config.seed, epoch=-1,
             rank=rank, world_size=world, drop_last=True))
-    _truncate_metrics(run_dir / "metrics.jsonl", state["epoch"])
+    if rank == 0:
+        _truncate_metrics(run_dir / "metrics.jsonl", state["epoch"])
 
     started = time.perf_counter()
     while state["epoch"] < config.epochs and state["bad_epochs"] < config.patience:
@@ -362,20 +419,29 @@ def train(config: TrainConfig, data_path, run_dir, *, resume: bool = False,
             _save_atomic({"objective": objective.state_dict(),
                           "optimizer": optimizer.state_dict(), "state": dict(state),
                           "rng": _rng_state()}, last)
-            with open(run_dir / "metrics.jsonl", "a") as log:
-                log.write(json.dumps(record) + "\n")
+            log = run_dir / "metrics.jsonl"
+            previous = log.read_text() if log.exists() else ""
+            write_text_atomic(log, previous + json.dumps(record) + "\n")
     return {"best_epoch": state["best_epoch"], "best_loss": state["best_loss"],
             "epochs_run": state["epoch"], "labels_used": labels_used,
             "seconds": time.perf_counter() - started}
 
 
 def _truncate_metrics(path: Path, epochs: int) -> None:
-    """Drop log lines of epochs after the checkpoint (a run killed between the two writes)."""
+    """Drop log lines of epochs after the checkpoint (a run killed between the two writes),
+    and lines that are not a JSON record with an ``epoch`` (e.g. a partly written last line)."""
     if not path.exists():
         return
-    lines = [line for line in path.read_text().splitlines()
-             if line.strip() and json.loads(line)["epoch"] <= epochs]
-    path.write_text("".join(line + "\n" for line in lines))
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("epoch"), int) \
+                and record["epoch"] <= epochs:
+            kept.append(line)
+    write_text_atomic(path, "".join(line + "\n" for line in kept))
 
 
 def load_run(run_dir, *, device: str = "cpu", which: str = "best"):
@@ -413,71 +479,121 @@ def _frames_for(config: TrainConfig, data_path, *, with_camera: bool) -> RadioVi
                              cache=False)
 
 
+def selflabel_estimates(objective, config: TrainConfig, data_path, *,
+                        method: str = "attribution", smoothing: int = 3, peak: str = "heatmap",
+                        angle: str = "attention", calibration_labels: int = 0,
+                        progress: bool = False, run=None):
+    """Self-labels of every frame of ``data_path`` by a trained contrastive ``objective``.
+
+    MCL and CL use the attention maps of :mod:`radarsp_learn.selflabel` (``method``,
+    ``smoothing``, ``peak``, ``angle``); SCL the peak of its own similarity map
+    (:func:`radarsp_learn.objectives.scl.self_label_cells`; only ``angle="attention"``).
+    The table's ``method`` attr is ``"<objective>-selflabel"`` (``mcl-``, ``cl-``,
+    ``scl-selflabel``), which names the localisers trained on it. Camera and boxes only,
+    never ground truth -- unless ``calibration_labels`` = N > 0: then the paper's one-off
+    systematic-offset calibration (:func:`radarsp_learn.selflabel.calibration_offset`) is
+    fitted on the ground truth of N frames drawn at random (seed 0) and applied to all; the
+    attrs record ``labels_used`` (0 or N) and the offset. ``run``, the run directory the
+    objective came from, is named in refusals and recorded as the ``run`` attr.
+
+    Returns
+    -------
+    xarray.Dataset
+        estimates-1, one row per frame of ``data_path``.
+    """
+    from radarsp_learn.selflabel import calibration_offset, self_label_cells, self_labels
+
+    where = f"{os.fspath(run)}: " if run is not None else ""
+    is_scl = hasattr(objective, "attention_maps")  # SCL: its own per-location attention
+    if is_scl and angle != "attention":
+        raise ValueError(f"{where}angle={angle!r} applies to MCL self-labels; an SCL run "
+                         "self-labels from its own attention")
+    if not is_scl and not hasattr(objective, "embed_radio"):
+        raise ValueError(f"{where}a {config.objective!r} run cannot self-label; train with "
+                         "--objective mcl")
+    data = _frames_for(config, data_path, with_camera=True)
+    if is_scl:
+        from radarsp_learn.objectives.scl import self_label_cells as scl_cells
+
+        cells = scl_cells(objective, data, progress=progress)
+    else:
+        cells = self_label_cells(objective, data, method=method, smoothing=smoothing,
+                                 peak=peak, angle=angle, progress=progress)
+    offset = np.zeros(2)
+    used = int(min(calibration_labels, len(data)))
+    if used > 0:
+        truth = truth_cells(data.ds, data.grid)
+        chosen = np.random.default_rng(0).permutation(len(data))[:used]
+        offset = calibration_offset(cells[chosen], truth[data.frames[chosen]])
+    attrs = {**({} if run is None else {"run": os.fspath(run)}), "labels_used": used}
+    name = f"{config.objective}-selflabel"
+    if is_scl:
+        cells = cells + offset
+        range_m, angle_rad = data.grid.to_polar(cells[:, 0], cells[:, 1])
+        return estimates_dataset(data.frame_ids, range_m, angle_rad, method=name,
+                                 attrs={"selflabel_method": "similarity",
+                                        "calibration_offset_cells": list(map(float, offset)),
+                                        **attrs})
+    return self_labels(objective, data, method=method, smoothing=smoothing, peak=peak,
+                       angle=angle, offset=offset, cells=cells, name=name, attrs=attrs)
+
+
 def run_selflabel(run_dir, data_path, output, *, method: str = "attribution",
                   smoothing: int = 3, peak: str = "heatmap", angle: str = "attention",
                   calibration_labels: int = 0, force: bool = False, progress: bool = True,
                   device: str = "cpu") -> Path:
-    """Self-label every frame of ``data_path`` with the MCL run ``run_dir``; write estimates-1.
+    """Self-label every frame of ``data_path`` with the MCL (CL, SCL) run ``run_dir``; write
+    estimates-1 (:func:`selflabel_estimates`, which describes the options).
 
     Uses the camera image and target box of each frame, never its ground truth -- unless
-    ``calibration_labels`` = N > 0: then the paper's one-off systematic-offset calibration
-    (:func:`radarsp_learn.selflabel.calibration_offset`) is fitted on the ground truth of N
-    frames drawn at random (seed 0) and applied to all. The output's attrs record
-    ``labels_used`` (0 or N) and the offset.
+    ``calibration_labels`` = N > 0 (the one-off offset calibration on N labelled frames,
+    recorded as ``labels_used`` in the output's attrs).
     """
     from radarsp.io import save
-    from radarsp_learn.selflabel import calibration_offset, self_label_cells, self_labels
 
     objective, config, _ = load_run(run_dir, device=device)
-    if hasattr(objective, "attention_maps"):  # SCL: its own per-location attention
-        if angle != "attention":
-            raise ValueError(f"{run_dir}: angle={angle!r} applies to MCL self-labels; an SCL "
-                             "run self-labels from its own attention")
-        from radarsp_learn.reproduce import self_label_estimates
-
-        estimates = self_label_estimates(objective, config, data_path)
-        estimates.attrs.update(run=os.fspath(run_dir), labels_used=0)
-        return save(estimates, output, schema="estimates-1", force=force)
-    if not hasattr(objective, "embed_radio"):
-        raise ValueError(f"{run_dir}: a {config.objective!r} run cannot self-label; "
-                         "train with --objective mcl")
-    data = _frames_for(config, data_path, with_camera=True)
-    offset = np.zeros(2)
-    if calibration_labels > 0:
-        truth = truth_cells(data.ds, data.grid)
-        chosen = np.random.default_rng(0).permutation(len(data))[:calibration_labels]
-        subset = RadioVisualFrames(data.ds, frames=data.frames[chosen],
-                                   grid_shape=config.grid_shape, image_shape=config.image_shape,
-                                   mask_padding=config.mask_padding,
-                                   dynamic_range_db=config.dynamic_range_db, cache=False)
-        cells = self_label_cells(objective, subset, method=method, smoothing=smoothing,
-                                 peak=peak, angle=angle)
-        offset = calibration_offset(cells, truth[subset.frames])
-    estimates = self_labels(objective, data, method=method, smoothing=smoothing, peak=peak,
-                            angle=angle, offset=offset, progress=progress,
-                            name=f"{config.objective}-selflabel",
-                            attrs={"run": os.fspath(run_dir),
-                                   "labels_used": int(min(calibration_labels, len(data)))})
+    estimates = selflabel_estimates(objective, config, data_path, method=method,
+                                    smoothing=smoothing, peak=peak, angle=angle,
+                                    calibration_labels=calibration_labels, progress=progress,
+                                    run=run_dir)
     return save(estimates, output, schema="estimates-1", force=force)
+
+
+def predict_estimates(objective, config: TrainConfig, meta: dict, data_path, *,
+                      method: str | None = None, progress: bool = False, run=None):
+    """Radio-only estimates of every frame of ``data_path`` by a localiser run's objective.
+
+    ``method`` (the table's ``method`` attr) defaults to ``"supervised"`` for the supervised
+    baseline and otherwise to ``"<source>-localiser"``, ``<source>`` from the run's labels
+    (``"mcl-selflabel"`` labels make an ``"mcl-localiser"``, ``"cl-selflabel"`` a
+    ``"cl-localiser"``, ...). ``labels_used`` is the run's (``meta``, its ``config.json``);
+    ``run``, the run directory, is named in refusals and recorded as the ``run`` attr.
+    """
+    from radarsp_learn.localiser import predict
+
+    if not hasattr(objective, "localiser"):
+        where = f"{os.fspath(run)}: " if run is not None else ""
+        raise ValueError(f"{where}a {config.objective!r} run has no localiser; train with "
+                         "--objective localiser or supervised")
+    if method is None:
+        source = meta.get("labels_method") or "mcl-selflabel"
+        method = ("supervised" if config.objective == "supervised"
+                  else f"{source.removesuffix('-selflabel')}-localiser")
+    data = _frames_for(config, data_path, with_camera=False)
+    return predict(objective.localiser, data, method=method, progress=progress,
+                   attrs={**({} if run is None else {"run": os.fspath(run)}),
+                          "labels_used": meta["labels_used"]})
 
 
 def run_predict(run_dir, data_path, output, *, force: bool = False, progress: bool = True,
                 device: str = "cpu") -> Path:
-    """Radio-only estimates of every frame of ``data_path`` by the localiser run ``run_dir``."""
+    """Radio-only estimates of every frame of ``data_path`` by the localiser run ``run_dir``
+    (:func:`predict_estimates`); writes estimates-1."""
     from radarsp.io import save
-    from radarsp_learn.localiser import predict
 
     objective, config, meta = load_run(run_dir, device=device)
-    if not hasattr(objective, "localiser"):
-        raise ValueError(f"{run_dir}: a {config.objective!r} run has no localiser; train with "
-                         "--objective localiser or supervised")
-    # "mcl-selflabel" labels make an "mcl-localiser", "scl-selflabel" an "scl-localiser", ...
-    source = meta.get("labels_method") or "mcl-selflabel"
-    method = ("supervised" if config.objective == "supervised"
-              else f"{source.removesuffix('-selflabel')}-localiser")
-    data = _frames_for(config, data_path, with_camera=False)
-    estimates = predict(objective.localiser, data, method=method, progress=progress,
-                        attrs={"run": os.fspath(run_dir), "labels_used": meta["labels_used"]})
+    estimates = predict_estimates(objective, config, meta, data_path, progress=progress,
+                                  run=run_dir)
     return save(estimates, output, schema="estimates-1", force=force)
 
 

@@ -149,3 +149,67 @@ def test_subprocess_help_and_missing_torch(scenes_file, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "ground-truth labels used" in done.stdout
     assert json.loads((tmp_path / "sup" / "config.json").read_text())["labels_used"] == 48
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def test_resume_without_epochs_runs_the_saved_epochs(scenes_file, tmp_path, monkeypatch):
+    """A localiser run killed after epoch 1 of 3, resumed without --epochs (and from another
+    working directory, its labels given relative), ends like the uninterrupted run."""
+    import torch
+
+    import radarsp_learn.train as train_module
+
+    invoke("train", "--objective", "mcl", *SMALL, scenes_file, "-o", tmp_path / "mcl")
+    invoke("selflabel", tmp_path / "mcl", scenes_file, "-o", tmp_path / "sl.nc")
+    args = ["--objective", "localiser", "--labels", "sl.nc", *SMALL, "--epochs", "3",
+            "--set", "patience=5", scenes_file]
+    monkeypatch.chdir(tmp_path)
+    assert invoke("train", *args, "-o", tmp_path / "whole").exit_code == 0
+
+    run_epoch, calls = train_module.run_epoch, []
+
+    def interrupting(*a, optimizer=None, **kw):
+        if optimizer is not None:
+            calls.append(1)
+            if len(calls) > 1:
+                raise _Interrupted
+        return run_epoch(*a, optimizer=optimizer, **kw)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(train_module, "run_epoch", interrupting)
+        result = CliRunner().invoke(main, ["-q", "train", *map(str, args), "-o",
+                                           str(tmp_path / "split")])
+    assert isinstance(result.exception, _Interrupted)
+    assert len((tmp_path / "split" / "metrics.jsonl").read_text().splitlines()) == 1
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result = invoke("train", "--resume", scenes_file, "-o", tmp_path / "split")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"{tmp_path / 'split'}: 3 epochs")  # not mcl's 12
+    whole = torch.load(tmp_path / "whole" / "last.pt", weights_only=False)
+    split = torch.load(tmp_path / "split" / "last.pt", weights_only=False)
+    for name, tensor in whole["objective"].items():
+        assert torch.equal(tensor, split["objective"][name]), name
+
+
+def test_cuda_refused_when_unavailable(scenes_file, tmp_path):
+    import torch
+
+    from cli.learn_reproduce import command as reproduce
+
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    for cli, args in ((main, ["train", scenes_file, "-o", str(tmp_path / "r")]),
+                      (main, ["predict", str(tmp_path), scenes_file, "-o", "e.nc"]),
+                      (main, ["selflabel", str(tmp_path), scenes_file, "-o", "s.nc"]),
+                      (main, ["reproduce", "-o", str(tmp_path / "study")]),
+                      (reproduce, ["-o", str(tmp_path / "study")])):
+        result = CliRunner().invoke(cli, [*args, "--device", "cuda"])
+        assert result.exit_code == 2, result.output
+        assert "--device" in result.output and "cuda is not available" in result.output
+        assert "Traceback" not in result.output and not (tmp_path / "r").exists()
+        assert not (tmp_path / "study").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -47,3 +48,26 @@ def test_torchrun_two_processes_train_one_model(tmp_path):
     for a, b in zip(ranks[0]["params"], ranks[1]["params"], strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     assert (tmp_path / "run" / "config.json").exists()
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_process_group_barrier_only_on_normal_exit(monkeypatch, fails):
+    """A rank that raises must not wait in a barrier the other ranks may never reach."""
+    import torch.distributed as dist
+
+    from radarsp_learn.distributed import process_group
+
+    calls = []
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setattr(dist, "is_initialized", lambda: False)
+    monkeypatch.setattr(dist, "init_process_group", lambda **_: calls.append("init"))
+    monkeypatch.setattr(dist, "get_rank", lambda: 1)
+    monkeypatch.setattr(dist, "get_world_size", lambda: 2)
+    monkeypatch.setattr(dist, "barrier", lambda: calls.append("barrier"))
+    monkeypatch.setattr(dist, "destroy_process_group", lambda: calls.append("destroy"))
+    with pytest.raises(RuntimeError) if fails else contextlib.nullcontext():
+        with process_group("cpu") as (rank, world):
+            assert (rank, world) == (1, 2)
+            if fails:
+                raise RuntimeError("rank 1 failed")
+    assert calls == (["init", "destroy"] if fails else ["init", "barrier", "destroy"])

@@ -1,9 +1,11 @@
 """The localiser: soft-argmax geometry, overfitting ten frames, the flip augmentation, predict."""
 
 import numpy as np
+import pytest
 import torch
 
 from radarsp_learn.data import RadioVisualFrames, truth_cells
+from radarsp_learn.grid import Grid
 from radarsp_learn.localiser import LocaliserObjective, predict
 from radarsp_learn.models import Backbone, Localiser, Projector, soft_argmax
 
@@ -51,10 +53,16 @@ def test_flip_augmentation_mirrors_heatmap_and_label():
             flat = x[:, 0].reshape(len(x), -1).argmax(1)
             return torch.stack([flat // 8, flat % 8], 1).float()
 
-    objective = LocaliserObjective(Recorder(), flip_angle=True).train()
+    recorder = Recorder()
+    objective = LocaliserObjective(recorder, flip_angle=True).train()
+    columns = set()
     for seed in range(6):  # each sample is flipped or not; either way label and map agree
         torch.manual_seed(seed)
         assert float(objective({"heatmap": heatmap, "label": label})["loss"]) == 0.0
+        impulse = torch.nonzero(recorder.seen[0, 0]).tolist()
+        assert impulse in ([[2, 1]], [[2, 6]])  # as given, or mirrored in angle (8 columns)
+        columns.add(impulse[0][1])
+    assert columns == {1, 6}  # some seeds flipped the impulse and some did not
 
 
 def test_unlabelled_frames_are_ignored():
@@ -62,6 +70,37 @@ def test_unlabelled_frames_are_ignored():
     batch = {"heatmap": torch.rand(3, 1, 16, 16),
              "label": torch.tensor([[1.0, 2.0], [float("nan"), 1.0], [3.0, 3.0]])}
     assert torch.isfinite(objective(batch)["loss"])
+
+
+def test_batch_without_labels_gives_a_zero_loss_that_backpropagates():
+    objective = LocaliserObjective(Localiser(width=8), flip_angle=True).train()
+    batch = {"heatmap": torch.rand(3, 1, 16, 16), "label": torch.full((3, 2), float("nan"))}
+    out = objective(batch)
+    assert float(out["loss"].detach()) == 0.0 and float(out["cell_error"]) == 0.0
+    out["loss"].backward()
+    grads = [p.grad for p in objective.parameters()]
+    assert all(g is not None and not g.any() for g in grads)
+
+
+def test_epoch_metrics_weigh_batches_by_their_labelled_frames(scenes):
+    from radarsp_learn.train import TrainConfig, run_epoch
+
+    labels = truth_cells(scenes, Grid.from_dataset(scenes, (32, 32)))
+    labels[4:16] = np.nan  # batch 0: 4 of 8 frames labelled; batch 1: none
+    data = RadioVisualFrames(scenes, frames=np.arange(16), grid_shape=(32, 32),
+                             labels=labels, with_camera=False)
+    torch.manual_seed(0)
+    objective = LocaliserObjective(Localiser(width=8)).eval()
+    config = TrainConfig(objective="localiser", batch_size=8)
+    metrics = run_epoch(objective, data, config=config, epoch=0)
+    with torch.no_grad():
+        first = objective(data.batch(torch.arange(8)))
+    assert metrics["loss"] == pytest.approx(float(first["loss"]))
+    assert metrics["cell_error"] == pytest.approx(float(first["cell_error"]))
+    # training through the unlabelled batch works too
+    optimizer = torch.optim.AdamW(objective.parameters())
+    metrics = run_epoch(objective, data, config=config, epoch=0, optimizer=optimizer)
+    assert np.isfinite(metrics["loss"])
 
 
 def test_predict_writes_one_row_per_frame(scenes):

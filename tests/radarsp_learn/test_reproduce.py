@@ -61,6 +61,14 @@ def test_study_end_to_end_resumes_and_refuses(data_file, tmp_path):
         assert int(open_estimates(root / "estimates" / f"{name}.nc").attrs["labels_used"]) == 0
     assert int(open_estimates(root / "estimates" / "supervised.nc").attrs["labels_used"]) > 0
 
+    # self-labels are named after their backbone, so `predict` names the localisers right
+    for name in ("mcl", "scl", "cl"):
+        labels = open_estimates(root / "labels" / f"{name}-train.nc")
+        assert labels.attrs["method"] == f"{name}-selflabel"
+        meta = json.loads((root / "runs" / f"{name}-localiser" / "config.json").read_text())
+        assert meta["labels_method"] == f"{name}-selflabel"
+        assert Path(meta["config"]["labels"]).is_absolute()
+
     # a rerun skips every finished stage
     timings = (root / "timings.json").read_text()
     stamp = (root / "estimates" / "mcl.nc").stat().st_mtime_ns
