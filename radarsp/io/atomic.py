@@ -305,10 +305,13 @@ def atomic_path(path, *, force: bool = False, directory: bool = False,
     except OSError as err:
         raise OutputError(f"{shown}: cannot create its directory ({err.strerror})") from None
     partial = target.parent / partial_name(target.name, name_max=_name_max(target.parent))
-    if directory:
-        os.mkdir(partial, 0o777)
-    else:
-        os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    try:
+        if directory:
+            os.mkdir(partial, 0o777)
+        else:
+            os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except OSError as err:
+        raise OutputError(f"{shown}: cannot be written: {err.strerror}") from None
     try:
         yield str(partial)
     except BaseException as err:
