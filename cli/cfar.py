@@ -63,8 +63,8 @@ def cfar_detector(source: str, name: str, **settings):
 
 
 #: peak bytes per map cell of CFAR detection: the float32 input, the detected flags and snr,
-#: and the kernels' sliding-window sums (measured: 5-11 B per cell beyond the input for CA,
-#: GO and OS; benchmarks/bench_memory.py)
+#: and the kernels' sliding-window sums (measured: 5 B per cell beyond the input for CA,
+#: 11 for OS; benchmarks/bench_memory.py)
 CFAR_BYTES_PER_CELL = 24
 
 

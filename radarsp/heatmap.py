@@ -614,9 +614,9 @@ def heatmap_memory(
     In memory, every frame's input and output at once; dask-backed, one frame chunk's input
     (twice: read and rechunked) and output per chunk computed at once (one per core). Either
     way plus one frame's transforms: the range profiles and the complex angle and Doppler
-    spectra (twice: the DFT's output and its kept bins). A 4-frame, 128-chirp FMCW cube with
-    8192 angle bins measured 4.1 GiB against 4.3 GiB estimated
-    (``benchmarks/bench_memory.py``).
+    spectra (twice: the DFT's output and its kept bins). Heatmaps of a 4-frame FMCW cube of
+    128 chirps x 8 rx x 256 samples with 4096 angle bins allocate 2,076 MiB at the peak
+    against 2,094 MiB estimated (``benchmarks/bench_memory.py``).
 
     Examples
     --------

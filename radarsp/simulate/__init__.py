@@ -294,8 +294,8 @@ def simulation_memory(frames: int, *, n_rx: int, n_subcarriers: int, symbols: in
     dict
         ``{"csi": bytes, "images": bytes}``: the CSI twice (the synthesis buffer and the
         trimmed result) and, with a camera, the uint8 images plus three float64 copies of a
-        128-frame rendering chunk (measured: 2.33 GiB peak for 150 frames of 512 x 512
-        against 2.31 GiB estimated; ``benchmarks/bench_memory.py``).
+        128-frame rendering chunk (300 frames of 256 x 256: 645 MiB allocated at the peak,
+        655 MiB estimated; ``benchmarks/bench_memory.py``).
 
     Examples
     --------
