@@ -242,7 +242,7 @@ def save(
                 delayed = out.to_netcdf(tmp, engine="netcdf4", encoding=_encoding(out),
                                         compute=False)
             with dask_progress(progress, "writing"):
-                delayed.compute()
+                _compute_to_the_end(delayed)
         except BaseException:
             _forget_open_file(tmp)
             if store:
@@ -250,6 +250,29 @@ def save(
                 atexit.register(_discard, tmp)
             raise
     return Path(path)
+
+
+def _compute_to_the_end(delayed) -> None:
+    """``delayed.compute()``; when a task fails, return only once the tasks already running
+    have ended.
+
+    dask's threaded scheduler raises a task's error at once while other tasks still write:
+    one reopening the partial netCDF file (xarray reopens a closed handle by name) would
+    re-create it after its removal. So the default threaded scheduler runs on a pool of our
+    own, shut down (waiting) before the error goes on; other schedulers (dask.distributed,
+    synchronous) are used as they are.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    import dask
+    import dask.threaded
+
+    if dask.base.get_scheduler(collections=[delayed]) is not dask.threaded.get:
+        delayed.compute()
+        return
+    workers = dask.config.get("num_workers", None) or os.cpu_count() or 1
+    with ThreadPoolExecutor(workers) as pool:
+        delayed.compute(scheduler="threads", pool=pool, num_workers=workers)
 
 
 def _settle_zarr_writes(timeout: float = 60.0) -> None:

@@ -241,3 +241,36 @@ def test_pipeline_force_replaces_a_run_but_never_a_directory_with_other_files(tm
     assert_refused(result, "notes.txt", "refusing to replace it")
     assert (run_dir / "notes.txt").read_text() == "mine"
     assert stray_files(tmp_path) == ["run"]
+
+
+
+def test_a_failed_write_leaves_no_partial_while_other_chunks_are_being_written(tmp_path,
+                                                                               monkeypatch):
+    """One chunk fails while another thread is in the middle of writing its chunk: that
+    write, which reopens the file by name, must not re-create the removed partial."""
+    import threading
+
+    from xarray.backends.netCDF4_ import NetCDF4ArrayWrapper
+
+    writing = threading.Event()
+    write = NetCDF4ArrayWrapper.__setitem__
+
+    def slow_write(self, key, value):
+        writing.set()
+        time.sleep(0.5)  # the failure and the clean-up happen meanwhile
+        write(self, key, value)
+
+    def fail_once_writing(block, block_info=None):
+        if block_info[0]["chunk-location"][0] == 0:
+            writing.wait(30)
+            raise RuntimeError("a chunk fails")
+        return block
+
+    monkeypatch.setattr(NetCDF4ArrayWrapper, "__setitem__", slow_write)
+    ds = make_csi(frames=8, rx=4, subcarriers=16)
+    csi = da.from_array(ds["csi"].values, chunks=(1, -1, -1))
+    ds["csi"] = ds["csi"].copy(data=csi.map_blocks(fail_once_writing, dtype=csi.dtype))
+    with dask.config.set(num_workers=4), pytest.raises(RuntimeError, match="a chunk fails"):
+        radarsp.save(ds, tmp_path / "s.nc")
+    time.sleep(1)  # a straggling write has ended by now
+    assert stray_files(tmp_path) == []
