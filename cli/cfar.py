@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from cli.common import (
+    INPUT,
     check_output,
     dask_client,
     force_option,
@@ -61,6 +62,31 @@ def cfar_detector(source: str, name: str, **settings):
     return detect
 
 
+#: peak bytes per map cell of CFAR detection: the float32 input, the detected flags and snr,
+#: and the kernels' sliding-window sums (measured: 5 B per cell beyond the input for CA,
+#: 11 for OS; benchmarks/bench_memory.py)
+CFAR_BYTES_PER_CELL = 24
+
+
+def check_cfar_memory(power, chunk_frames: int, source: str) -> None:
+    """Refuse, before any work, CFAR chunks of ``chunk_frames`` frames of ``power`` (frame,
+    ...) that cannot fit in memory, as many at once as dask runs in parallel."""
+    import os
+
+    from radarsp.memory import MemoryLimitError, check_memory
+
+    n_frames = power.sizes["frame"]
+    chunk = min(chunk_frames, n_frames)
+    at_once = min(-(-n_frames // chunk), os.cpu_count() or 1)
+    cells = power.size // max(n_frames, 1)
+    try:
+        check_memory(at_once * chunk * cells * CFAR_BYTES_PER_CELL,
+                     f"CFAR on {at_once} x {chunk} frames of {cells} cells at once")
+    except MemoryLimitError as err:
+        hint = "lower --chunk-frames" if chunk > 1 else "one frame is too large for this machine"
+        raise MemoryLimitError(f"{source}: {err}; {hint}") from None
+
+
 def checked_detector(power, source: str, name: str, **settings):
     """:func:`cfar_detector`, first tried on one frame of ``power`` (frame, ...), so settings
     that do not fit the maps fail at once, before a long run or any output."""
@@ -74,7 +100,7 @@ def checked_detector(power, source: str, name: str, **settings):
 
 
 @click.command("cfar")
-@click.argument("heatmap", type=click.Path(dir_okay=False))
+@click.argument("heatmap", type=INPUT)
 @output_option()
 @click.option("--method", type=click.Choice(METHODS), default="ca", show_default=True,
               help="Noise estimate: ca cell average, go/so greatest/smallest of the leading "
@@ -135,6 +161,7 @@ def command(heatmap, output, method, guard_text, train_text, pfa, rank, threshol
     n_frames = power.sizes["frame"]
     if chunk_frames is None:
         chunk_frames = max(1, 2**24 // max(1, power.size // n_frames))
+    check_cfar_memory(power, chunk_frames, heatmap)
     # Chunk by chunk (bounded memory), on threads or on the dask.distributed cluster asked for.
     with dask_client(scheduler, workers), dask_progress(not quiet(), "cfar"):
         table = detect(power.chunk({"frame": chunk_frames}))

@@ -7,6 +7,7 @@ import math
 import click
 
 from cli.common import (
+    INPUT,
     check_output,
     dask_client,
     force_option,
@@ -68,7 +69,7 @@ def cluster_options(function):
 
 
 @click.command(name="cluster")
-@click.argument("detections", type=click.Path(dir_okay=False))
+@click.argument("detections", type=INPUT)
 @output_option()
 @cluster_options
 @scheduler_options

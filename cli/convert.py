@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import click
 
-from cli.common import check_output, force_option, output_option, quiet, run_guarded
+from cli.common import (
+    InputPath,
+    check_output,
+    force_option,
+    output_option,
+    quiet,
+    run_guarded,
+)
 
 
 def _report(ds, output: str) -> None:
@@ -36,7 +43,7 @@ def command():
 @command.command(name="cruw")
 @click.argument("sequence", type=click.Path(exists=True, file_okay=False))
 @output_option()
-@click.option("--annotations", type=click.Path(exists=True, dir_okay=False),
+@click.option("--annotations", type=InputPath(store_ok=False),
               help="Annotation text file (frame range[m] azimuth[rad] class per line). "
                    "Default: SEQUENCE/<name>.txt or ROD2021's annotations/<split>/<name>.txt.")
 @click.option("--chirps", callback=_chirp_ids, metavar="IDS",
@@ -70,7 +77,7 @@ _positive = click.FloatRange(min=0, min_open=True)
 
 
 @command.command(name="fmcw")
-@click.argument("adc", type=click.Path(exists=True, dir_okay=False))
+@click.argument("adc", type=InputPath(store_ok=False))
 @output_option()
 @click.option("--slope", type=_positive, required=True,
               help="Chirp slope in Hz/s (TI's 60 MHz/us is 60e12).")
@@ -110,6 +117,7 @@ def fmcw(adc, output, slope, sample_rate, carrier, chirp_period, rx_spacing, bea
     from radarsp.fmcw import fmcw_to_csi, from_fmcw, uniform_array
     from radarsp.geometry import wavelength
     from radarsp.io import save
+    from radarsp.memory import MemoryLimitError
     from radarsp.windows import parse_window
 
     try:
@@ -136,12 +144,18 @@ def fmcw(adc, output, slope, sample_rate, carrier, chirp_period, rx_spacing, bea
     positions = uniform_array(cube.shape[-2], rx_spacing * wavelength(carrier))
     radio = dict(slope=slope, sample_rate=sample_rate, carrier=carrier,
                  chirp_period=chirp_period, rx_positions=positions)
-    if target == "csi":
-        out, schema = fmcw_to_csi(cube, **radio), "csi-1"
-    else:
-        out = from_fmcw(cube, **radio, beamformer=beamformer, angle_bins=angle_bins,
-                        window=window, remove_static=not keep_static)
-        schema = "heatmap-1"
+    try:
+        if target == "csi":
+            out, schema = fmcw_to_csi(cube, **radio), "csi-1"
+        else:
+            out = from_fmcw(cube, **radio, beamformer=beamformer, angle_bins=angle_bins,
+                            window=window, remove_static=not keep_static)
+            schema = "heatmap-1"
+    except ValueError as err:  # the cube's contents (the settings were checked above)
+        raise RadarspFileError(adc, None, str(err).removeprefix("adc: ")) from None
+    except MemoryLimitError as err:
+        raise MemoryLimitError(f"{adc}: {err}; lower --angle-bins or convert fewer frames "
+                               "at a time") from None
     out.attrs["source_file"] = str(adc)
     save(out, output, schema=schema, force=force)
     _report(out, output)

@@ -6,7 +6,7 @@ import os
 
 import click
 
-from cli.common import check_output, quiet
+from cli.common import INPUT, check_output, quiet
 
 
 def method_names(paths, datasets) -> list[str]:
@@ -59,8 +59,8 @@ def evaluate(named: dict, truth, *, n_boot: int = 1000, seed: int = 0):
 
 
 @click.command(name="evaluate")
-@click.argument("estimates", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--truth", type=click.Path(dir_okay=False),
+@click.argument("estimates", nargs=-1, required=True, type=INPUT)
+@click.option("--truth", type=INPUT,
               help="Any radarsp file with target_x/target_y (m) per frame. Default: the "
                    "truth each estimates file carries.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False),

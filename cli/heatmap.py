@@ -7,6 +7,7 @@ import math
 import click
 
 from cli.common import (
+    INPUT,
     check_output,
     dask_client,
     force_option,
@@ -37,13 +38,35 @@ def parse_window(text: str) -> str | tuple[str, str]:
 
 
 def parse_span(text: str) -> tuple[float, float]:
-    """``"-60,60"`` (degrees) -> radians."""
+    """``"-60,60"`` (degrees, -90 <= LOW < HIGH <= 90) -> radians; anything else is a usage
+    error naming --angle-span, in degrees."""
     try:
-        low, high = (math.radians(float(p)) for p in text.split(","))
+        low, high = (float(p) for p in text.split(","))
     except ValueError:
         raise click.BadParameter(f"expected LOW,HIGH in degrees, got {text!r}",
                                  param_hint="--angle-span") from None
-    return low, high
+    if not -90 <= low < high <= 90:
+        raise click.BadParameter(f"expected -90 <= LOW < HIGH <= 90 degrees, got {text!r}",
+                                 param_hint="--angle-span")
+    return math.radians(low), math.radians(high)
+
+
+# words of radarsp.heatmap's ValueError messages -> the option to blame (first match wins)
+BLAME = (("angle_span", "--angle-span"), ("angle_bins", "--angle-bins"),
+         ("n_sources", "--n-sources"), ("range_bins", "--range-bins"),
+         ("max_range", "--max-range"), ("velocity_bins", "--velocity-bins"),
+         ("diagonal_loading", "--diagonal-loading"), ("window", "--window"))
+
+
+def _blame(err: ValueError, options: dict) -> click.BadParameter:
+    """A library ValueError as a usage error naming the option, its angles in degrees."""
+    message = str(err)
+    name, option = next(((n, o) for n, o in BLAME if n in message), (None, None))
+    if name == "angle_span":
+        low, high = (math.degrees(a) for a in options["angle_span"])
+        message = (f"no angle bin of the fft grid ({options.get('angle_bins', 64)} bins) falls "
+                   f"inside {low:g}..{high:g} degrees; widen it or use more --angle-bins")
+    return click.BadParameter(message, param_hint=option)
 
 
 def build_heatmap(csi: str, dataset, **options):
@@ -55,6 +78,7 @@ def build_heatmap(csi: str, dataset, **options):
     """
     from radarsp.errors import RadarspFileError
     from radarsp.heatmap import heatmap_dataset
+    from radarsp.memory import MemoryLimitError
 
     if options.get("beamformer") == "music" and options.get("n_sources") is None:
         raise click.UsageError("--beamformer music needs --n-sources N (sources per range "
@@ -64,7 +88,10 @@ def build_heatmap(csi: str, dataset, **options):
     except RadarspFileError as err:
         raise RadarspFileError(csi, err.variable, err.problem) from None
     except ValueError as err:
-        raise click.UsageError(str(err)) from None
+        raise _blame(err, options) from None
+    except MemoryLimitError as err:
+        raise MemoryLimitError(f"{csi}: {err}; lower --angle-bins, --range-bins, "
+                               "--velocity-bins or --chunk-frames") from None
 
 
 # options `radarsp heatmap` and `radarsp pipeline` share
@@ -81,7 +108,7 @@ n_sources_option = click.option("--n-sources", type=click.IntRange(min=1),
 
 
 @click.command("heatmap")
-@click.argument("csi", type=click.Path(dir_okay=False))
+@click.argument("csi", type=INPUT)
 @output_option()
 @beamformer_option
 @window_option

@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 import numpy as np
 
+from cli.common import INPUT
+
 
 def _fmt_hz(value: float) -> str:
     for unit, scale in (("GHz", 1e9), ("MHz", 1e6), ("kHz", 1e3)):
@@ -106,7 +108,7 @@ def describe(ds, path: str) -> list[str]:
 
 
 @click.command(name="info")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("file", type=INPUT)
 def command(file):
     """Describe FILE: schema, dims, carrier, bandwidth, range resolution c/2B, maximum range
     c/2Δf, array size, angular resolution (rad and deg), heatmap grids (range in m, angle in

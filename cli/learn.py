@@ -12,6 +12,7 @@ import sys
 import click
 
 from cli.common import (
+    INPUT,
     check_output,
     device_option,
     force_option,
@@ -61,7 +62,7 @@ def _fail(err: Exception):
 
 
 @main.command("train")
-@click.argument("data", type=click.Path(exists=True, dir_okay=False))
+@click.argument("data", type=INPUT)
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
               help="Run directory (config.json, last.pt, best.pt, metrics.jsonl).")
 @click.option("--objective", default="mcl", show_default=True,
@@ -69,7 +70,7 @@ def _fail(err: Exception):
                    "without the visual mask), localiser (on --labels self-labels), "
                    "supervised (on ground truth: the upper-bound baseline), or another "
                    "objective registered in radarsp_learn.objectives.")
-@click.option("--labels", type=click.Path(exists=True, dir_okay=False),
+@click.option("--labels", type=INPUT,
               help="estimates-1 self-labels for --objective localiser.")
 @click.option("--epochs", type=click.IntRange(min=1),
               help="Maximum epochs; early stopping on held-out loss may end sooner. "
@@ -132,7 +133,7 @@ def train_command(data, output, objective, labels, epochs, batch_size, lr, seed,
 
 @main.command("selflabel")
 @click.argument("run", type=click.Path(exists=True, file_okay=False))
-@click.argument("data", type=click.Path(exists=True, dir_okay=False))
+@click.argument("data", type=INPUT)
 @output_option()
 @click.option("--method", type=click.Choice(["attribution", "gradient_x_activation", "conv"]),
               default="attribution", show_default=True,
@@ -172,7 +173,7 @@ def selflabel_command(run, data, output, method, smoothing, peak, angle, calibra
 
 @main.command("predict")
 @click.argument("run", type=click.Path(exists=True, file_okay=False))
-@click.argument("data", type=click.Path(exists=True, dir_okay=False))
+@click.argument("data", type=INPUT)
 @output_option()
 @device_option
 @force_option

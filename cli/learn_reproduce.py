@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cli.common import device_option, force_option, quiet, run_guarded
+from cli.common import INPUT, device_option, force_option, quiet, run_guarded
 
 
 @click.command("reproduce")
@@ -13,7 +13,7 @@ from cli.common import device_option, force_option, quiet, run_guarded
               help="Study size: small (1,200 training frames, short sweeps; 4 min on 2 idle "
                    "cores, 20 min on 2 busy ones), medium (3,000 frames, longer sweeps) or "
                    "paper (10,000 frames, 64 x 64 grid, the paper's sweeps; hours on CPU).")
-@click.option("--data", type=click.Path(exists=True, dir_okay=False),
+@click.option("--data", type=INPUT,
               help="heatmap-1 file with camera (image, target_box) and ground truth to use "
                    "instead of simulated parking-lot frames; split by sequence.")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False),

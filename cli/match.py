@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cli.common import check_output, force_option, output_option, quiet
+from cli.common import INPUT, check_output, force_option, output_option, quiet
 from radarsp.model import TRUTH_VARIABLES
 
 #: the per-frame truth variables copied into estimates (and the pipeline's tables)
@@ -61,8 +61,8 @@ def report(estimates, output: str) -> None:
 
 
 @click.command(name="match")
-@click.argument("clusters", type=click.Path(dir_okay=False))
-@click.option("--truth", type=click.Path(dir_okay=False),
+@click.argument("clusters", type=INPUT)
+@click.option("--truth", type=INPUT,
               help="Any radarsp file with target_x/target_y (m) per frame, e.g. the csi-1 "
                    "scenes. Required by the genie strategies; sets the frame count.")
 @output_option()
@@ -70,7 +70,7 @@ def report(estimates, output: str) -> None:
               default="genie", show_default=True,
               help="genie: cluster closest to the truth (upper bound); strongest: most "
                    "power; cross-domain: pair with --doppler-clusters at the same range.")
-@click.option("--doppler-clusters", type=click.Path(dir_okay=False),
+@click.option("--doppler-clusters", type=INPUT,
               help="clusters-1 of range-Doppler detections (cross-domain only).")
 @cross_domain_options(min_speed=0.0)
 @force_option

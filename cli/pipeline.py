@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
-from cli.cfar import checked_detector
+from cli.cfar import check_cfar_memory, checked_detector
 from cli.cluster import cluster_options, parse_eps
-from cli.common import dask_client, parse_pair, quiet, scheduler_options
+from cli.common import INPUT, dask_client, parse_pair, quiet, scheduler_options
 from cli.heatmap import (
     beamformer_option,
     build_heatmap,
@@ -49,11 +49,11 @@ class _Stages:
 
 
 @click.command(name="pipeline")
-@click.argument("csi", type=click.Path(dir_okay=False))
+@click.argument("csi", type=INPUT)
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
               help="Run directory for heatmap.nc, detections.nc, clusters.nc, "
-                   "estimates-genie.nc, estimates-strongest.nc and cdf.png. A non-empty "
-                   "directory is refused unless --force.")
+                   "estimates-genie.nc, estimates-strongest.nc and cdf.png, made when the run "
+                   "is complete. A non-empty directory is refused unless --force.")
 @beamformer_option
 @n_sources_option
 @window_option
@@ -79,7 +79,8 @@ class _Stages:
 @click.option("--chunk-frames", type=click.IntRange(min=1), default=256, show_default=True,
               help="Frames per chunk for the frame-wise stages (bounds memory).")
 @scheduler_options
-@click.option("--force", is_flag=True, help="Write into a non-empty run directory.")
+@click.option("--force", is_flag=True,
+              help="Replace an earlier run directory (one holding only pipeline files).")
 def command(csi, output, beamformer, n_sources, window_text, angle_bins, max_range, doppler,
             cfar_method, guard, train, pfa, rank, eps, min_samples, space, weights, range_tol,
             min_speed, n_boot, chunk_frames, scheduler, workers, force):
@@ -100,7 +101,8 @@ def command(csi, output, beamformer, n_sources, window_text, angle_bins, max_ran
     from cli.evaluate import evaluate
     from radarsp.cluster import cluster
     from radarsp.errors import RadarspFileError
-    from radarsp.io import open_csi, open_heatmap, save
+    from radarsp.io import atomic_path, open_csi, open_heatmap, save
+    from radarsp.io.atomic import check_target
     from radarsp.match import cross_domain_match, genie_match, strongest
     from radarsp.plot import plot_error_cdf, save_figure
 
@@ -109,9 +111,7 @@ def command(csi, output, beamformer, n_sources, window_text, angle_bins, max_ran
     scale = parse_eps(eps, space)
     guard, train = parse_pair(guard, "--guard"), parse_pair(train, "--train")
     run_dir = Path(output)
-    if run_dir.exists() and any(run_dir.iterdir()) and not force:
-        raise FileExistsError(f"{run_dir}: run directory is not empty; pass --force to "
-                              "overwrite its files")
+    check_target(run_dir, force=force, directory=True, replaceable=foreign_files)
     scenes = open_csi(csi, chunks={"frame": chunk_frames})
     for name in ("target_x", "target_y"):
         if name not in scenes.variables:
@@ -125,51 +125,71 @@ def command(csi, output, beamformer, n_sources, window_text, angle_bins, max_ran
     # the CFAR settings tried on the heatmap of the first frame (as `radarsp cfar` does)
     first = build_heatmap(csi, scenes.isel(frame=slice(0, 1)), **heat_options).load()
     cfar_options = dict(method=cfar_method, guard=guard, train=train, pfa=pfa, rank=rank)
-    heat_path = run_dir / "heatmap.nc"
-    detect = checked_detector(first["power"], heat_path, "power", **cfar_options)
+    detect = checked_detector(first["power"], run_dir / "heatmap.nc", "power", **cfar_options)
     if doppler:
         # The velocity axis of a DFT over symbols is periodic: its training cells wrap.
-        detect_doppler = checked_detector(first["doppler_power"], heat_path, "doppler_power",
-                                          dims=("range", "velocity"),
+        detect_doppler = checked_detector(first["doppler_power"], run_dir / "heatmap.nc",
+                                          "doppler_power", dims=("range", "velocity"),
                                           edge=("truncate", "wrap"), **cfar_options)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    check_cfar_memory(heatmap["power"], chunk_frames, run_dir / "heatmap.nc")
     stages = _Stages(scenes.sizes["frame"], quiet())
 
-    def write(ds, name, schema):
-        save(ds, run_dir / name, schema=schema, force=True)
+    # The run is written into a partial directory that becomes OUTPUT only when complete, so
+    # a failed or killed run never leaves a half-filled run directory.
+    with atomic_path(run_dir, force=force, directory=True, replaceable=foreign_files) as partial:
+        partial = Path(partial)
+        heat_path = partial / "heatmap.nc"
 
-    with dask_client(scheduler, workers):
-        stages.run("heatmap", lambda: save(heatmap, heat_path, force=True,
-                                           progress=not quiet()))
-        heat = open_heatmap(heat_path, chunks={"frame": chunk_frames})
-        # Per-frame truth copied into every table the pipeline writes (camera images stay in
-        # the heatmap file: repeating them in four tables would only cost disk).
-        truth = heat[[n for n in FRAME_TRUTH if n in heat.variables]].load()
-        det = stages.run("cfar", detect, heat["power"])
+        def write(ds, name, schema):
+            save(ds, partial / name, schema=schema)
+
+        with dask_client(scheduler, workers):
+            stages.run("heatmap", lambda: save(heatmap, heat_path, progress=not quiet()))
+            heat = open_heatmap(heat_path, chunks={"frame": chunk_frames})
+            # Per-frame truth copied into every table the pipeline writes (camera images stay
+            # in the heatmap file: repeating them in four tables would only cost disk).
+            truth = heat[[n for n in FRAME_TRUTH if n in heat.variables]].load()
+            det = stages.run("cfar", detect, heat["power"])
+            if doppler:
+                rd_det = detect_doppler(heat["doppler_power"])
+            write(_with_truth(det, truth), "detections.nc", "detections-1")
+            weights = None if weights == "none" else weights
+            clusters = stages.run("cluster", cluster, det, eps=scale, min_samples=min_samples,
+                                  space=space, weights=weights,
+                                  use_dask=bool(scheduler or workers))
+        write(_with_truth(clusters, truth), "clusters.nc", "clusters-1")
+        named = stages.run("match", lambda: {
+            "genie": genie_match(clusters, truth),
+            "strongest": strongest(clusters, heat["frame"].values),
+        })
         if doppler:
-            rd_det = detect_doppler(heat["doppler_power"])
-        write(_with_truth(det, truth), "detections.nc", "detections-1")
-        weights = None if weights == "none" else weights
-        clusters = stages.run("cluster", cluster, det, eps=scale, min_samples=min_samples,
-                              space=space, weights=weights,
-                              use_dask=bool(scheduler or workers))
-    write(_with_truth(clusters, truth), "clusters.nc", "clusters-1")
-    named = stages.run("match", lambda: {
-        "genie": genie_match(clusters, truth),
-        "strongest": strongest(clusters, heat["frame"].values),
-    })
-    if doppler:
-        write(_with_truth(rd_det, truth), "detections-doppler.nc", "detections-1")
-        rd_clusters = cluster(rd_det, min_samples=min_samples, space="range-velocity",
-                              weights=weights)
-        write(_with_truth(rd_clusters, truth), "clusters-doppler.nc", "clusters-1")
-        named["cross-domain"] = cross_domain_match(clusters, rd_clusters, range_tol=range_tol,
-                                                   min_speed=min_speed,
-                                                   frames=heat["frame"].values)
-    for method, estimates in named.items():
-        write(add_truth(estimates, truth), f"estimates-{method}.nc", "estimates-1")
-    errors, table = evaluate(named, truth, n_boot=n_boot)
-    save_figure(plot_error_cdf(errors), run_dir / "cdf.png", force=True)
+            write(_with_truth(rd_det, truth), "detections-doppler.nc", "detections-1")
+            rd_clusters = cluster(rd_det, min_samples=min_samples, space="range-velocity",
+                                  weights=weights)
+            write(_with_truth(rd_clusters, truth), "clusters-doppler.nc", "clusters-1")
+            named["cross-domain"] = cross_domain_match(clusters, rd_clusters,
+                                                       range_tol=range_tol, min_speed=min_speed,
+                                                       frames=heat["frame"].values)
+        for method, estimates in named.items():
+            write(add_truth(estimates, truth), f"estimates-{method}.nc", "estimates-1")
+        errors, table = evaluate(named, truth, n_boot=n_boot)
+        save_figure(plot_error_cdf(errors), partial / "cdf.png")
+        heat.close()
     click.echo(table)
     if not quiet():
         click.echo(f"wrote {len(os.listdir(run_dir))} files to {run_dir}", err=True)
+
+
+#: the files a run directory holds (estimates-<method>.nc besides)
+RUN_FILES = ("heatmap.nc", "detections.nc", "clusters.nc", "detections-doppler.nc",
+             "clusters-doppler.nc", "cdf.png")
+
+
+def foreign_files(run_dir: Path) -> str | None:
+    """Why ``run_dir`` must not be replaced by a new run: a file the pipeline does not write
+    (replacing the directory would delete it), or None."""
+    for entry in sorted(os.listdir(run_dir)):
+        if entry not in RUN_FILES and not (entry.startswith("estimates-")
+                                           and entry.endswith(".nc")):
+            return f"holds {entry}, which radarsp pipeline does not write"
+    return None

@@ -6,18 +6,18 @@ import os
 
 import click
 
-from cli.common import force_option, quiet
+from cli.common import INPUT, force_option, quiet
 
 
 @click.command(name="plot")
-@click.argument("heatmap", type=click.Path(dir_okay=False))
+@click.argument("heatmap", type=INPUT)
 @click.option("--frame", type=click.IntRange(min=0), required=True,
               help="Frame index (0-based position in the file).")
-@click.option("--detections", type=click.Path(dir_okay=False),
+@click.option("--detections", type=INPUT,
               help="detections-1 file: the frame's CFAR detections as dots.")
-@click.option("--clusters", type=click.Path(dir_okay=False),
+@click.option("--clusters", type=INPUT,
               help="clusters-1 file: the frame's cluster centroids as crosses.")
-@click.option("--estimates", multiple=True, type=click.Path(dir_okay=False),
+@click.option("--estimates", multiple=True, type=INPUT,
               help="estimates-1 file(s): each method's estimate as a star (repeatable).")
 @click.option("--view", type=click.Choice(["polar", "cartesian", "both"]), default="both",
               show_default=True, help="Range over angle (deg), the x-y plane (m), or both.")

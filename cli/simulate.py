@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from cli.common import FINITE, POSITIVE, check_output, force_option, output_option, quiet
+from radarsp.simulate import MAX_SEED
 from radarsp.simulate.scene import SCENARIOS, WEATHERS, canonical_scenario
 
 
@@ -29,6 +30,28 @@ def _size(text: str, name: str) -> tuple[int, int] | None:
     if len(values) != 2 or min(values) < 1:
         raise click.BadParameter(f"expected positive N or RxC, got {text!r}", param_hint=name)
     return values
+
+
+def _check_memory(frames: int, **sizes) -> None:
+    """Refuse, before any work, sizes whose block of ``frames`` frames cannot fit in memory,
+    naming the option that makes it so."""
+    from radarsp.memory import MemoryLimitError, memory_limit
+    from radarsp.simulate import check_simulation_memory, simulation_memory
+
+    try:
+        check_simulation_memory(frames, **sizes)
+    except MemoryLimitError as err:
+        frame = simulation_memory(1, **{**sizes, "sequence_length": 1})
+        sizing = ("--image-size" if frame["images"] > frame["csi"]
+                  else "--symbols, --subcarriers or --array")
+        if sum(frame.values()) > memory_limit():
+            hint = f"lower {sizing}"
+        elif sum(simulation_memory(sizes["sequence_length"], **sizes).values()) > (
+                memory_limit()):
+            hint = f"lower --sequence-length (whole sequences are simulated) or {sizing}"
+        else:
+            hint = "lower --block"
+        raise MemoryLimitError(f"{err}; {hint}") from None
 
 
 def _blocks(frames: int, block: int):
@@ -83,8 +106,8 @@ def _frame_coords(options: dict, start: int, count: int) -> dict:
               help="Scene preset (underscores accepted).")
 @click.option("--frames", "-n", type=click.IntRange(min=1), default=150, show_default=True,
               help="Number of frames.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Random seed; the same seed gives a bit-identical file.")
+@click.option("--seed", type=click.IntRange(min=0, max=MAX_SEED), default=0, show_default=True,
+              help="Random seed, 0 .. 2**64-1; the same seed gives a bit-identical file.")
 @output_option()
 @force_option
 @click.option("--snr-db", type=FINITE, default=10.0, show_default=True,
@@ -126,6 +149,16 @@ def command(scenario, frames, seed, output, force, snr_db, subcarriers, carrier,
     from radarsp.io import save
     from radarsp.simulate import planar_positions, simulate, subcarrier_frequencies, ula_positions
 
+    shape = _size(array, "--array")
+    if shape is None:
+        raise click.BadParameter(f"expected N or NxM, got {array!r}", param_hint="--array")
+    planar = any(sep in array.lower() for sep in "x,")
+    # Blocks start on sequence boundaries so each sequence is simulated once.
+    block = max(sequence_length, block // sequence_length * sequence_length)
+    # sizes first: nothing below allocates more than they imply
+    _check_memory(min(frames, block), n_rx=shape[0] * (shape[1] if planar else 1),
+                  n_subcarriers=subcarriers, symbols=symbols, sequence_length=sequence_length,
+                  image_size=_size(image_size, "--image-size"))
     lowest = float(subcarrier_frequencies(carrier, bandwidth, subcarriers)[0])
     if not lowest > 0:
         raise click.BadParameter(
@@ -133,10 +166,6 @@ def command(scenario, frames, seed, output, force, snr_db, subcarriers, carrier,
             f"{carrier:g} Hz: the lowest subcarrier would be at {lowest:g} Hz",
             param_hint="--carrier")
     check_output(output, force)
-    shape = _size(array, "--array")
-    if shape is None:
-        raise click.BadParameter(f"expected N or NxM, got {array!r}", param_hint="--array")
-    planar = any(sep in array.lower() for sep in "x,")
     rx = (planar_positions(*shape, carrier=carrier) if planar
           else ula_positions(shape[0], carrier=carrier))
     options = dict(
@@ -146,8 +175,6 @@ def command(scenario, frames, seed, output, force, snr_db, subcarriers, carrier,
         frame_interval=frame_interval, image_size=_size(image_size, "--image-size"),
         weather=None if weather == "clear" else weather, multipath=multipath,
     )
-    # Blocks start on sequence boundaries so each sequence is simulated once.
-    block = max(sequence_length, block // sequence_length * sequence_length)
     if frames <= block:
         ds = simulate(**options, frames=frames)
         save(ds, output, force=force)

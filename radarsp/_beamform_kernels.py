@@ -11,7 +11,8 @@ per-matrix LAPACK overhead; an unrolled Cholesky inverse is about 3x faster.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from radarsp._numba import njit
 
 # Absolute floor on loading and pivots: keeps all-zero cells (e.g. zero-padded frames)
 # invertible without overflowing float32 (1 / 1e-30 is still finite).

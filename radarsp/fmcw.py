@@ -34,6 +34,7 @@ import numpy as np
 import xarray as xr
 
 from radarsp.heatmap import heatmap_dataset
+from radarsp.memory import check_memory
 from radarsp.model import CSI, SCHEMA_ATTR, annotate
 
 
@@ -94,6 +95,12 @@ def _cube(adc) -> np.ndarray:
         raise ValueError(f"adc: expected numeric samples, got dtype {cube.dtype}")
     if cube.shape[-1] < 2:
         raise ValueError(f"adc: expected at least 2 samples per chirp, got {cube.shape[-1]}")
+    if cube.dtype.kind in "fc":
+        # frame by frame, so a memory-mapped cube larger than memory is only streamed
+        bad = sum(int(np.count_nonzero(~np.isfinite(frame))) for frame in cube)
+        if bad:
+            raise ValueError(f"adc: {bad} of {cube.size} samples are NaN or infinite; expected "
+                             "finite ADC samples")
     return cube
 
 
@@ -162,6 +169,9 @@ def fmcw_to_csi(
     n_frames, n_chirps, n_rx, n_samples = cube.shape
     _check_positive(slope=slope, sample_rate=sample_rate, carrier=carrier,
                     chirp_period=chirp_period)
+    # the conjugate in the cube's own precision, then its complex64 copy
+    check_memory(cube.size * (cube.dtype.itemsize + 8),
+                 f"converting a {' x '.join(map(str, cube.shape))} ADC cube")
     positions = _positions(rx_positions, n_rx)
     spacing = slope / sample_rate
     csi = xr.Dataset(

@@ -45,6 +45,7 @@ import xarray as xr
 from radarsp import beamform, windows
 from radarsp.errors import RadarspFileError
 from radarsp.geometry import max_unambiguous_range, wavelength
+from radarsp.memory import check_memory
 from radarsp.model import (
     CARRIED_VARIABLES,
     HEATMAP,
@@ -569,6 +570,10 @@ def heatmap_dataset(
         unchanged, its radio attrs, the processing options as attrs (``heatmap_<option>``)
         and ``radarsp_schema = "heatmap-1"``. Lazy when ``csi_ds`` is dask-backed.
     """
+    check_memory(heatmap_memory(csi_ds, doppler=doppler, range_bins=range_bins,
+                                max_range=max_range, velocity_bins=velocity_bins,
+                                angle_bins=angle_options.get("angle_bins", 64)),
+                 "computing these heatmaps")
     power = range_angle(csi_ds, window=window, range_bins=range_bins, max_range=max_range,
                         **angle_options)
     variables = {"power": power}
@@ -595,4 +600,47 @@ def heatmap_dataset(
     return annotate(out)
 
 
-__all__ = ["BEAMFORMERS", "heatmap_dataset", "range_angle", "range_doppler"]
+def heatmap_memory(
+    csi_ds: xr.Dataset,
+    *,
+    doppler: bool = False,
+    range_bins: int | None = None,
+    max_range: float | None = None,
+    velocity_bins: int | None = None,
+    angle_bins: int = 64,
+) -> int:
+    """Peak bytes :func:`heatmap_dataset` needs for ``csi_ds`` with these sizes.
+
+    In memory, every frame's input and output at once; dask-backed, one frame chunk's input
+    (twice: read and rechunked) and output per chunk computed at once (one per core). Either
+    way plus one frame's transforms: the range profiles and the complex angle and Doppler
+    spectra (twice: the DFT's output and its kept bins). Heatmaps of a 4-frame FMCW cube of
+    128 chirps x 8 rx x 256 samples with 4096 angle bins allocate 2,076 MiB at the peak
+    against 2,094 MiB estimated (``benchmarks/bench_memory.py``).
+
+    Examples
+    --------
+    >>> from radarsp.simulate import simulate
+    >>> scenes = simulate(frames=15, image_size=None)
+    >>> heatmap_memory(scenes, angle_bins=100_000) // 2**20   # MiB
+    1855
+    """
+    import os
+
+    radio = _radio(csi_ds)
+    grid = _range_grid(radio, range_bins, max_range)
+    sizes = radio.csi.sizes
+    symbols, rx = sizes.get("symbol", 1), sizes["rx"]
+    velocity = (velocity_bins or symbols) if doppler else 0
+    frame_in = 8 * symbols * rx * sizes["subcarrier"]
+    frame_out = 4 * grid.n_range * (angle_bins + velocity)
+    transforms = 8 * symbols * rx * grid.n_fft + 16 * grid.n_range * (
+        symbols * angle_bins + rx * velocity)
+    if not radio.lazy:
+        return sizes["frame"] * (frame_in + frame_out) + transforms
+    chunks = radio.csi.chunks[radio.csi.dims.index("frame")]
+    at_once = min(len(chunks), os.cpu_count() or 1)
+    return at_once * (max(chunks) * (2 * frame_in + frame_out) + transforms)
+
+
+__all__ = ["BEAMFORMERS", "heatmap_dataset", "heatmap_memory", "range_angle", "range_doppler"]

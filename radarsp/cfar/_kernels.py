@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, prange, types
+from numba import prange, types
 from numba.core.extending import intrinsic
+
+from radarsp._numba import njit
 
 CA, GO, SO = 0, 1, 2
 

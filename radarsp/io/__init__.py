@@ -1,9 +1,10 @@
 """Reading and writing radarsp files: schema validation, complex encoding, atomic writes."""
 
+from radarsp.io.atomic import OutputError, atomic_path
 from radarsp.io.complex import encode_complex
 from radarsp.io.cruw import open_cruw
 from radarsp.io.netcdf import (
-    atomic_path,
+    check_save_path,
     open_clusters,
     open_csi,
     open_dataset,
@@ -15,7 +16,9 @@ from radarsp.io.netcdf import (
 from radarsp.io.schema import infer_schema, validate
 
 __all__ = [
+    "OutputError",
     "atomic_path",
+    "check_save_path",
     "encode_complex",
     "infer_schema",
     "open_clusters",

@@ -2,23 +2,24 @@
 
 Reading goes through the ``radarsp`` xarray backend (:mod:`radarsp.io.backend`), so
 ``radarsp.open_csi(path)`` and ``xr.open_dataset(path, engine="radarsp")`` give the same
-lazily-read, validated dataset. Writing is atomic: a temporary file in the target directory
-is written completely and then renamed over the target with :func:`os.replace`.
+lazily-read, validated dataset. Writing is atomic and exclusive (:mod:`radarsp.io.atomic`):
+a partial file beside the target is written completely, then renamed onto it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import contextlib
 import os
-import shutil
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
 import xarray as xr
 
 from radarsp.errors import RadarspFileError
+from radarsp.io.atomic import OutputError, atomic_path, check_target, remove_path
 from radarsp.io.complex import decode_variable, encode_complex
 from radarsp.io.schema import infer_schema, validate
 from radarsp.model import (
@@ -131,61 +132,6 @@ def open_estimates(path) -> xr.Dataset:
     return open_dataset(path, schema=ESTIMATES)
 
 
-@contextlib.contextmanager
-def atomic_path(path, *, force: bool = False, directory: bool = False):
-    """Yield a temporary path next to ``path``; rename it over ``path`` only on success.
-
-    Parameters
-    ----------
-    path : path-like
-        Final destination.
-    force : bool
-        Allow replacing an existing file. Without it an existing ``path`` raises
-        :class:`FileExistsError` before anything is written.
-    directory : bool
-        The output is a directory (a Zarr store) rather than a file.
-
-    Notes
-    -----
-    The temporary path lives in the destination directory so :func:`os.replace` is an atomic
-    rename on the same filesystem; an exception (or a kill) at any point leaves the old file
-    untouched, and the temporary output is removed on exceptions. Replacing an existing
-    directory takes two renames (old aside, new in), so there is a moment without either.
-    """
-    path = Path(path)
-    if path.exists() and not force:
-        raise FileExistsError(f"{path}: exists; pass force=True (--force) to overwrite it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if directory:
-        tmp = tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    else:
-        handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(handle)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
-    try:
-        yield tmp
-        if directory and path.exists():
-            aside = tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".old")
-            os.replace(path, os.path.join(aside, "old"))
-            os.replace(tmp, path)
-            shutil.rmtree(aside)
-        else:
-            os.replace(tmp, path)
-    except BaseException:
-        if directory:
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(tmp)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _encoding(ds: xr.Dataset) -> dict:
     """Compression and chunking: camera images compress ~20x; everything else stays plain."""
     encoding = {}
@@ -253,7 +199,9 @@ def save(
         Schema to write; defaults to the dataset's ``radarsp_schema`` attr or the one its
         variables fit.
     force : bool
-        Replace an existing file. Without it an existing ``path`` raises FileExistsError.
+        Replace an existing file or Zarr store, atomically (of concurrent writers the last
+        wins). Without it an existing ``path`` raises FileExistsError, before any work, and
+        so does one that appears while this write is under way.
     progress : bool
         Show a progress bar on stderr while a dask-backed dataset is computed and written.
 
@@ -261,6 +209,11 @@ def save(
     -------
     pathlib.Path
         The written path.
+
+    Raises
+    ------
+    FileExistsError, radarsp.io.atomic.OutputError
+        See :func:`check_save_path`; OutputError also when the disk fills up while writing.
 
     Examples
     --------
@@ -273,17 +226,144 @@ def save(
     >>> open_estimates(out).attrs["radarsp_schema"]
     'estimates-1'
     """
+    store = _is_writable_store(path)
     out = annotate(ds.copy())
     schema = validate(out, schema or infer_schema(out), path=path)
     out.attrs[SCHEMA_ATTR] = schema
     out = encode_complex(out)
-    zarr = Path(path).suffix == ".zarr"
-    with atomic_path(path, force=force, directory=zarr) as tmp:
-        if zarr:
-            encoding = {n: {} for n in out.variables}
-            delayed = out.to_zarr(tmp, mode="w", encoding=encoding, compute=False, zarr_format=2)
-        else:
-            delayed = out.to_netcdf(tmp, engine="netcdf4", encoding=_encoding(out), compute=False)
-        with dask_progress(progress, "writing"):
-            delayed.compute()
+    with atomic_path(path, force=force, directory=store) as tmp:
+        try:
+            # in-memory variables are written by to_zarr/to_netcdf, dask-backed ones by compute
+            if store:
+                encoding = {n: {} for n in out.variables}
+                delayed = out.to_zarr(tmp, mode="w", encoding=encoding, compute=False,
+                                      zarr_format=2)
+            else:
+                delayed = out.to_netcdf(tmp, engine="netcdf4", encoding=_encoding(out),
+                                        compute=False)
+            with dask_progress(progress, "writing"):
+                _compute_to_the_end(delayed)
+        except BaseException:
+            _forget_open_file(tmp)
+            if store:
+                _settle_zarr_writes()
+                atexit.register(_discard, tmp)
+            raise
     return Path(path)
+
+
+def _compute_to_the_end(delayed) -> None:
+    """``delayed.compute()``; when a task fails, return only once the tasks already running
+    have ended.
+
+    dask's threaded scheduler raises a task's error at once while other tasks still write:
+    one reopening the partial netCDF file (xarray reopens a closed handle by name) would
+    re-create it after its removal. So the default threaded scheduler runs on a pool of our
+    own, shut down (waiting) before the error goes on; other schedulers (dask.distributed,
+    synchronous) are used as they are.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    import dask
+    import dask.threaded
+
+    if dask.base.get_scheduler(collections=[delayed]) is not dask.threaded.get:
+        delayed.compute()
+        return
+    workers = dask.config.get("num_workers", None) or os.cpu_count() or 1
+    with ThreadPoolExecutor(workers) as pool:
+        delayed.compute(scheduler="threads", pool=pool, num_workers=workers)
+
+
+def _settle_zarr_writes(timeout: float = 60.0) -> None:
+    """Wait for the chunk writes a failed Zarr write left running.
+
+    zarr writes a variable's chunks concurrently on its own event loop; when one write fails
+    (a full disk) the others run on, re-creating directories of the partial store after it
+    is removed, and their errors would be logged at exit as never retrieved.
+    """
+    try:
+        from zarr.core.sync import sync
+    except ImportError:  # zarr 2 writes synchronously
+        return
+
+    async def settle():
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        if others:
+            done, _ = await asyncio.wait(others, timeout=timeout)
+            for task in done:
+                if not task.cancelled():
+                    task.exception()  # retrieved, so not logged
+
+    sync(settle())
+
+
+def _discard(partial: str) -> None:
+    """At exit, once every worker thread has finished: remove a failed store's partial
+    again, in case a straggling chunk write re-created it."""
+    _settle_zarr_writes()
+    remove_path(partial)
+
+
+def _forget_open_file(path: str) -> None:
+    """Close and forget xarray's handle on a partial file whose write failed.
+
+    A failed ``compute()`` leaves the file open in xarray's file cache; closing it later, at
+    interpreter exit, would fail again (the disk is still full) with a traceback.
+    """
+    from xarray.backends.file_manager import FILE_CACHE
+
+    for key in list(FILE_CACHE.keys()):
+        if len(key) > 1 and path in map(str, key[1]):
+            handle = FILE_CACHE.pop(key, None)
+            with contextlib.suppress(Exception):  # its data is discarded with the partial
+                handle.close()
+
+
+def is_store(path) -> bool:
+    """Whether ``path`` names a Zarr store (a directory ending in ``.zarr``) for :func:`save`."""
+    return Path(path).suffix.lower() == ".zarr"
+
+
+def check_save_path(path, *, force: bool = False) -> bool:
+    """Raise now, before any work, what :func:`save` would refuse about ``path``.
+
+    Parameters
+    ----------
+    path : path-like
+        Destination of a later ``save(ds, path, force=force)``.
+    force : bool
+        As in :func:`save`.
+
+    Returns
+    -------
+    bool
+        Whether the output is a Zarr store (a directory).
+
+    Raises
+    ------
+    FileExistsError
+        ``path`` exists and ``force`` is not given.
+    OutputError
+        ``path`` cannot be written (see :func:`radarsp.io.atomic.check_target`), or a Zarr
+        store is asked for without the zarr package.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> check_save_path(os.path.join(tempfile.mkdtemp(), "run.zarr"))
+    True
+    """
+    store = _is_writable_store(path)
+    check_target(path, force=force, directory=store)
+    return store
+
+
+def _is_writable_store(path) -> bool:
+    """:func:`is_store`, refusing a store when the zarr package is missing."""
+    import importlib.util
+
+    if is_store(path) and importlib.util.find_spec("zarr") is None:
+        raise OutputError(f"{os.fspath(path)}: writing a Zarr store needs the zarr package: "
+                          "pip install 'radarsp[distributed]'")
+    return is_store(path)

@@ -26,7 +26,7 @@ import xarray as xr
 from radarsp._callable import make_callable
 from radarsp.geometry import cartesian_to_polar, max_unambiguous_range
 from radarsp.model import CSI, SCHEMA_ATTR, annotate
-from radarsp.simulate.camera import Camera, render
+from radarsp.simulate.camera import RENDER_CHUNK, Camera, render
 from radarsp.simulate.channel import (
     add_noise,
     noise_power,
@@ -41,17 +41,22 @@ from radarsp.simulate.scatter import scatterers
 from radarsp.simulate.scene import SCENARIOS, WEATHERS, canonical_scenario, make_scene
 
 __all__ = [
+    "MAX_SEED",
     "SCENARIOS",
     "Camera",
+    "check_simulation_memory",
     "planar_positions",
     "point_scatterer_csi",
     "simulate",
+    "simulation_memory",
     "steering_vector",
     "subcarrier_frequencies",
     "ula_positions",
 ]
 
 DEFAULT_SUBCARRIERS = 256
+#: largest seed: it is written as a uint64 attribute
+MAX_SEED = 2**64 - 1
 _MAX_WORKERS = 4
 # Extra noise of wet or foggy weather, dB (a wet radome, scattering from the air).
 WEATHER_NOISE_DB = {"clear": 0.0, "rain": 3.0, "fog": 1.0}
@@ -157,6 +162,9 @@ def simulate(
     scenario = canonical_scenario(scenario)
     if frames < 1 or start < 0:
         raise ValueError(f"frames must be positive and start non-negative, got {frames}, {start}")
+    if not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be an integer in [0, 2**64 - 1] (it is stored as a uint64 "
+                         f"attribute), got {seed}")
     if weather not in (None,) + WEATHERS:
         raise ValueError(f"unknown weather {weather!r}; expected one of {', '.join(WEATHERS)}")
     n_subcarriers = int(n_subcarriers or DEFAULT_SUBCARRIERS)
@@ -164,6 +172,11 @@ def simulate(
         rx_positions, dtype=float)
     if rx.ndim != 2 or rx.shape[1] != 3:
         raise ValueError(f"rx_positions must have shape (R, 3), got {rx.shape}")
+    camera = camera or (Camera(image_size=tuple(image_size)) if image_size else None)
+    check_simulation_memory(frames, n_rx=len(rx), n_subcarriers=n_subcarriers,
+                            symbols=symbols, sequence_length=sequence_length,
+                            image_size=camera.image_size if camera else None,
+                            itemsize=np.dtype(dtype).itemsize)
     first_sequence = start // sequence_length
     last_sequence = -(-(start + frames) // sequence_length)
     sequences = np.arange(first_sequence, last_sequence)
@@ -226,7 +239,6 @@ def simulate(
         "target_y": ("frame", target_y),
         "target_velocity": ("frame", radial),
     }
-    camera = camera or (Camera(image_size=tuple(image_size)) if image_size else None)
     if camera is not None:
         image, box = render(scene, camera, seed=seed)
         data["image"] = (("frame", "image_row", "image_col", "rgb"), image[keep])
@@ -254,6 +266,67 @@ def simulate(
         ds["target_box"].attrs["convention"] = (
             "(col0, row0, col1, row1): inclusive pixel indices of the target's projected box")
     return annotate(ds)
+
+
+def simulation_memory(frames: int, *, n_rx: int, n_subcarriers: int, symbols: int | None = None,
+                      sequence_length: int = 15, image_size: tuple[int, int] | None = None,
+                      itemsize: int = 8) -> dict[str, int]:
+    """Peak bytes :func:`simulate` needs for ``frames`` frames, by part.
+
+    Parameters
+    ----------
+    frames : int
+        Frames simulated at once (whole sequences are simulated, so up to
+        ``sequence_length - 1`` more at each end).
+    n_rx, n_subcarriers : int
+        Receive elements and subcarriers.
+    symbols : int, optional
+        Slow-time symbols per frame.
+    sequence_length : int
+        Frames per sequence.
+    image_size : (int, int), optional
+        Camera image rows and columns; None for no camera.
+    itemsize : int
+        Bytes per complex CSI sample (8 for complex64).
+
+    Returns
+    -------
+    dict
+        ``{"csi": bytes, "images": bytes}``: the CSI twice (the synthesis buffer and the
+        trimmed result) and, with a camera, the uint8 images plus three float64 copies of a
+        128-frame rendering chunk (300 frames of 256 x 256: 645 MiB allocated at the peak,
+        655 MiB estimated; ``benchmarks/bench_memory.py``).
+
+    Examples
+    --------
+    >>> need = simulation_memory(150, n_rx=16, n_subcarriers=256, image_size=(64, 64))
+    >>> need["csi"] // 2**20, need["images"] // 2**20
+    (10, 37)
+    """
+    sequences = -(-frames // sequence_length) + 1
+    simulated = min(frames + 2 * (sequence_length - 1), sequences * sequence_length)
+    samples = (symbols or 1) * n_rx * n_subcarriers
+    need = {"csi": 2 * simulated * samples * itemsize, "images": 0}
+    if symbols:
+        need["csi"] += simulated * n_rx * n_subcarriers * itemsize  # one symbol's buffer
+    if image_size is not None:
+        pixels = 3 * int(image_size[0]) * int(image_size[1])
+        need["images"] = simulated * pixels + 3 * min(simulated, RENDER_CHUNK) * pixels * 8
+    return need
+
+
+def check_simulation_memory(frames: int, **sizes) -> None:
+    """Raise :class:`~radarsp.memory.MemoryLimitError` before simulating ``frames`` frames
+    when :func:`simulation_memory` exceeds what this process can have."""
+    from radarsp.memory import check_memory, format_bytes
+
+    need = simulation_memory(frames, **sizes)
+    parts = ", ".join(f"{name} {format_bytes(size)}" for name, size in need.items() if size)
+    image = sizes.get("image_size")
+    check_memory(sum(need.values()), (
+        f"simulating {frames} frames at once ({sizes['n_rx']} rx x {sizes['n_subcarriers']} "
+        f"subcarriers" + (f" x {sizes['symbols']} symbols" if sizes.get("symbols") else "")
+        + (f", {image[0]}x{image[1]} images" if image else "") + f"; {parts})"))
 
 
 make_callable(__name__)  # radarsp.simulate(...) calls simulate(); see radarsp/_callable.py

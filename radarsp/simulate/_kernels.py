@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+
+from radarsp._numba import njit
 
 
 @njit(cache=True, nogil=True)

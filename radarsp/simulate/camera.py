@@ -32,7 +32,7 @@ MARKING = np.array([235, 235, 225])
 GLASS = np.array([40, 50, 60])
 FOG = np.array([200, 202, 206])
 NEAR = 0.2  # m, near clipping plane
-_CHUNK = 128  # frames rendered together
+RENDER_CHUNK = 128  # frames rendered together
 
 
 @dataclass(frozen=True)
@@ -222,8 +222,8 @@ def render(scene: Scene, camera: Camera | None = None, *, seed: int = 0
     rows, cols = camera.image_size
     images = np.empty((scene.n_frames, rows, cols, 3), dtype=np.uint8)
     # Chunks of frames bound the float temporaries (background, faces) for long runs.
-    for start in range(0, scene.n_frames, _CHUNK):
-        chunk = slice(start, start + _CHUNK)
+    for start in range(0, scene.n_frames, RENDER_CHUNK):
+        chunk = slice(start, start + RENDER_CHUNK)
         images[chunk] = _render(scene.select(chunk), camera)
     rain = np.asarray(WEATHERS)[scene.weather] == "rain"
     if rain.any():

@@ -33,8 +33,9 @@ def test_plot_refuses_an_unknown_figure_format_before_any_work(files):
     message = one_line_error(out)
     assert "fig.xyz: figure format 'xyz' not supported; use one of png, pdf, svg" in message
     assert not (files / "fig.xyz").exists()
-    # checked first: a missing heatmap is not even opened
-    out = run("plot", files / "nothing.nc", "--frame", "0", "-o", files / "fig.xyz")
+    # checked first: a file that is no heatmap is not even opened
+    (files / "not-netcdf.nc").write_text("not netCDF")
+    out = run("plot", files / "not-netcdf.nc", "--frame", "0", "-o", files / "fig.xyz")
     assert "figure format 'xyz'" in one_line_error(out)
     # the format follows the extension, case-insensitively
     out = run("plot", files / "heatmap.nc", "--frame", "0", "-o", files / "fig.SVG")

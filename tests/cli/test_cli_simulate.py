@@ -169,4 +169,6 @@ def test_simulate_and_info_as_subprocesses(tmp_path):
     assert again.stderr.strip().splitlines()[-1].startswith("Error:")
     missing = subprocess.run(run + ["info", str(tmp_path / "missing.nc")], capture_output=True,
                              text=True)
-    assert missing.returncode == 2
+    # a missing input is a bad input file, as in every command: one line, status 1
+    assert missing.returncode == 1
+    assert missing.stderr == f"Error: {tmp_path / 'missing.nc'}: no such file\n"
