@@ -14,6 +14,8 @@ What a network sees of frame ``i`` (:class:`RadioVisualFrames`):
 
 Frames are read on demand in sorted batches (``cache=False``, files larger than memory work)
 or preprocessed once chunk by chunk into memory (``cache=True``; ~30 kB per frame at 64 x 64).
+Power that is NaN or infinite (as float32) is refused as it is read, naming the file and the
+frame (:func:`require_finite_power`).
 """
 
 from __future__ import annotations

@@ -193,9 +193,10 @@ def load_checkpoint(path, *, keys: Iterable[str], device="cpu") -> dict:
         raise RadarspFileError(path, None, "refused: not a checkpoint of tensors and plain "
                                "values only (loading any other object could run code, so "
                                "nothing in it was loaded)") from None
-    except (RuntimeError, EOFError, ValueError) as err:
-        raise RadarspFileError(path, None, "not a readable checkpoint (truncated or damaged: "
-                               f"{one_line(err)[:120]})") from None
+    except (RuntimeError, EOFError, ValueError, OSError) as err:
+        # a truncated zip archive surfaces as any of these, even as OSError(EINVAL)
+        raise RadarspFileError(path, None, f"not a readable checkpoint ({one_line(err)[:120]}"
+                               "; truncated or damaged?)") from None
     missing = sorted(set(keys) - set(checkpoint)) if isinstance(checkpoint, dict) else ["all"]
     if missing:
         raise RadarspFileError(path, None, "not a radarsp-learn checkpoint (no "

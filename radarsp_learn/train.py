@@ -2,8 +2,10 @@
 
 A run directory holds
 
-* ``config.json`` -- the full :class:`TrainConfig`, the data file, the package and torch
-  versions and how many ground-truth labels the run used;
+* ``config.json`` -- the full :class:`TrainConfig`, the data file, fingerprints of the data
+  and labels files (:func:`radarsp_learn.rundir.fingerprint`: ``--resume`` refuses files
+  that changed), the package and torch versions and how many ground-truth labels the run
+  used;
 * ``last.pt`` -- written atomically after every epoch: model (including momentum encoders and
   queues), optimiser, RNG states, early-stopping state; ``--resume`` continues from it with
   the saved configuration (including its ``epochs``, unless a larger one is asked for
@@ -11,10 +13,17 @@ A run directory holds
   order is a pure function of seed and epoch, :func:`radarsp_learn.data.batch_order`);
 * ``best.pt`` -- the weights of the epoch with the lowest held-out loss (what
   ``selflabel``/``predict`` use);
-* ``metrics.jsonl`` -- one JSON object per epoch (losses, metrics, seconds, samples/s).
+* ``metrics.jsonl`` -- one strict-JSON object per epoch (losses, metrics, seconds,
+  samples/s); a loss that turns NaN or infinite stops the run (:class:`TrainingDiverged`)
+  before that epoch is logged or checkpointed;
+* ``.lock`` -- held by the training process for the whole run, so a second writer and any
+  reader (``selflabel``, ``predict``) is refused while it trains
+  (:func:`radarsp_learn.rundir.locked`; the lock dies with its process, even on kill -9).
 
 Every file is written atomically (a temporary file renamed over the old one), so a run killed
-at any point leaves each file either old or new, never half-written.
+at any point leaves each file either old or new, never half-written. Checkpoints hold tensors
+and plain values only and are loaded with ``weights_only=True``
+(:func:`radarsp_learn.rundir.load_checkpoint`): a crafted one is refused, never executed.
 
 Model selection is by held-out loss on frames split off by sequence: for MCL the contrastive
 loss (label-free), for the localiser its loss on held-out self-labels (label-free), for the
@@ -279,16 +288,22 @@ def train(config: TrainConfig | None, data_path, run_dir, *, resume: bool = Fals
         checkpoints stay those of the last finished epoch.
     """
     run_dir = Path(run_dir)
-    with _writing(run_dir):
-        try:
-            return _train(config, data_path, run_dir, resume=resume, force=force,
-                          progress=progress)
-        except BaseException:
-            # a fresh run that fails before its first checkpoint leaves nothing behind
-            if not resume and _rank_world()[0] == 0 and not (run_dir / "last.pt").exists():
-                for name in RUN_FILES:
-                    (run_dir / name).unlink(missing_ok=True)
-            raise
+    with _writing(run_dir), contextlib.ExitStack() as on_failure:
+        return _train(config, data_path, run_dir, resume=resume, force=force,
+                      progress=progress, on_failure=on_failure)
+
+
+@contextlib.contextmanager
+def _removed_unless_checkpointed(run_dir: Path):
+    """The files of a fresh run are removed again if the block fails before the run's first
+    checkpoint: a refused or diverged start leaves nothing behind."""
+    try:
+        yield
+    except BaseException:
+        if not (run_dir / "last.pt").exists():
+            for name in RUN_FILES:
+                (run_dir / name).unlink(missing_ok=True)
+        raise
 
 
 @contextlib.contextmanager
@@ -307,8 +322,8 @@ def _writing(run_dir: Path):
         yield
 
 
-def _train(config, data_path, run_dir: Path, *, resume: bool, force: bool,
-           progress: bool) -> dict:
+def _train(config, data_path, run_dir: Path, *, resume: bool, force: bool, progress: bool,
+           on_failure: contextlib.ExitStack) -> dict:
     rank, world = _rank_world()
     last = run_dir / "last.pt"
     checkpoint = None
@@ -347,7 +362,7 @@ def _train(config, data_path, run_dir: Path, *, resume: bool, force: bool,
                                   lr=config.lr, weight_decay=config.weight_decay)
     state = {"epoch": 0, "best_loss": float("inf"), "best_epoch": 0, "bad_epochs": 0}
     if checkpoint is not None:
-        state = _restore(checkpoint, objective, optimizer, source=last)
+        state = _restore(checkpoint, objective, optimizer, config, source=last)
     else:
         if rank == 0:
             for stale in RUN_FILES[1:]:
@@ -359,6 +374,8 @@ def _train(config, data_path, run_dir: Path, *, resume: bool, force: bool,
                     "labels_method": labels_method,
                     "train_frames": len(train_data), "val_frames": len(val_data),
                     "world_size": world}
+            if not resume:  # a resumed run's own config.json is kept whatever happens
+                on_failure.enter_context(_removed_unless_checkpointed(run_dir))
             write_text_atomic(run_dir / "config.json", json.dumps(meta, indent=2) + "\n")
         objective.prepare(to_device(train_data.batch(b), device) for b in batch_order(
             len(train_data), config.batch_size, seed=config.seed, epoch=-1,
@@ -446,10 +463,13 @@ def _resumed_inputs(meta: dict, config: TrainConfig, data_path, run_dir: Path) -
     return saved
 
 
-def _restore(checkpoint: dict, objective, optimizer, *, source) -> dict:
-    """Load a ``last.pt`` into the objective, optimiser and RNGs; returns its loop state."""
+def _restore(checkpoint: dict, objective, optimizer, config: TrainConfig, *, source) -> dict:
+    """Load a ``last.pt`` into the objective, optimiser and RNGs; returns its loop state.
+    The optimiser takes ``lr`` and ``weight_decay`` from ``config`` (``config.json``)."""
     load_state(objective, checkpoint["objective"], source)
     load_state(optimizer, checkpoint["optimizer"], source)
+    for group in optimizer.param_groups:  # config.json holds the run's settings
+        group.update(lr=config.lr, weight_decay=config.weight_decay)
     set_rng_state(checkpoint["rng"], source=source)
     state = checkpoint["state"]
     ints = ("epoch", "best_epoch", "bad_epochs")
