@@ -28,7 +28,8 @@ class TrainConfig:
     ``epochs``, ``batch_size``, ``lr``, ``weight_decay`` and ``patience`` left at None take
     the objective's defaults (:data:`OBJECTIVE_DEFAULTS`); :attr:`defaulted` names the fields
     that did. ``extra`` holds settings of objectives that need more than these fields (read by
-    the objective's ``from_config``).
+    the objective's ``from_config``). Every setting is checked on construction
+    (:meth:`validate`; :class:`ConfigError` names the first bad one).
 
     Examples
     --------

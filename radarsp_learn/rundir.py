@@ -98,7 +98,8 @@ def locked(directory, *, exclusive: bool = True, what: str = "run directory"):
         directory.mkdir(parents=True, exist_ok=True)
     path = directory / LOCK_NAME
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        # never through a symlink: a crafted run directory must not make us write elsewhere
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
     except OSError as err:
         if exclusive or err.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
             raise

@@ -122,18 +122,18 @@ def test_kill_9_leaves_no_stale_lock_and_resume_continues(world, tmp_path):
     _, data = world
     run = tmp_path / "run"
     args = _long_args(data, run)
-    args[args.index("--epochs") + 1] = "8"
+    args[args.index("--epochs") + 1] = "4"
     process = _start(args)
     _wait_for(lambda: (run / "last.pt").exists(), process)
     process.send_signal(signal.SIGKILL)  # _wait_for saw it running: killed mid-run
     process.wait()
     assert not _is_locked(run)
     epochs = torch.load(run / "last.pt", weights_only=True)["state"]["epoch"]
-    assert epochs < 8
+    assert epochs < 4
     result = run_cli("-q", "train", "--resume", data, "-o", run, program="radarsp-learn")
     assert result.status == 0, result.stderr
-    assert torch.load(run / "last.pt", weights_only=True)["state"]["epoch"] == 8
-    assert json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["epoch"] == 8
+    assert torch.load(run / "last.pt", weights_only=True)["state"]["epoch"] == 4
+    assert json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["epoch"] == 4
 
 
 @pytest.fixture
@@ -193,3 +193,19 @@ def test_second_study_into_one_directory_is_refused(tmp_path):
                         program="radarsp-learn")
         assert_refused(result, str(study), "study directory", "in use")
         assert stray_files(study) == [LOCK_NAME]
+
+
+@pytest.mark.parametrize("command", ["predict", "resume"])
+def test_lock_file_symlink_is_never_followed(world, tmp_path, command):
+    """A crafted run directory whose .lock points at another file: that file is untouched."""
+    root, data = world
+    run = copy_run(root / "run", tmp_path / "run")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    (run / LOCK_NAME).unlink(missing_ok=True)
+    (run / LOCK_NAME).symlink_to(victim)
+    args = (("predict", run, data, "-o", tmp_path / "est.nc") if command == "predict"
+            else ("train", "--resume", "--epochs", "2", data, "-o", run))
+    result = invoke("-q", *args, program="radarsp-learn")
+    assert_refused(result, LOCK_NAME, outputs=(tmp_path / "est.nc",))
+    assert victim.read_text() == "precious\n"
