@@ -58,13 +58,19 @@ def require_finite_power(power: np.ndarray, ds: xr.Dataset, frames: np.ndarray) 
                                f"(frame {label}); expected finite linear power")
 
 
+def as_float32(values) -> np.ndarray:
+    """``values`` as float32, what the networks see; values beyond its range become inf
+    (silently: :func:`require_finite_power` then refuses them)."""
+    with np.errstate(over="ignore"):
+        return np.asarray(values, dtype=np.float32)
+
+
 def check_power(ds: xr.Dataset, *, chunk: int = 256) -> None:
     """:func:`require_finite_power` on every frame of ``ds``, ``chunk`` frames at a time
     (a file larger than memory is read once, never whole)."""
     for start in range(0, ds.sizes["frame"], chunk):
         frames = np.arange(start, min(start + chunk, ds.sizes["frame"]))
-        power = np.asarray(ds["power"].isel(frame=frames).values, dtype=np.float32)
-        require_finite_power(power, ds, frames)
+        require_finite_power(as_float32(ds["power"].isel(frame=frames).values), ds, frames)
 
 
 def progress_bar(iterable, *, enabled: bool, desc: str, unit: str = "batch", **options):
@@ -394,8 +400,7 @@ class RadioVisualFrames(torch.utils.data.Dataset):
         order = np.argsort(self.frames[positions], kind="stable")
         sorted_frames = self.frames[positions][order]
         part = self.ds.isel(frame=sorted_frames)
-        values = np.asarray(part["power"].transpose("frame", "range", "angle").values,
-                            dtype=np.float32)
+        values = as_float32(part["power"].transpose("frame", "range", "angle").values)
         require_finite_power(values, self.ds, sorted_frames)
         power = torch.as_tensor(values)
         heatmap = normalise_power(resize(power[:, None], self.grid.shape),
