@@ -12,7 +12,9 @@ import sys
 import click
 
 from cli.common import (
+    FINITE,
     INPUT,
+    POSITIVE,
     check_output,
     device_option,
     force_option,
@@ -56,6 +58,14 @@ def main(ctx, verbose, quiet_):
         sys.exit(1)
 
 
+_EXPLICIT = (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT)
+
+
+def _flag(setting: str) -> str:
+    """The option of a TrainConfig field: ``batch_size`` -> ``batch-size``."""
+    return setting.replace("_", "-")
+
+
 def _fail(err: Exception):
     """A problem with the user's inputs that is not a usage error: one line, status 1."""
     raise click.ClickException(str(err)) from err
@@ -77,13 +87,13 @@ def _fail(err: Exception):
                    "[default: mcl 12, localiser/supervised 10; on --resume the run's]")
 @click.option("--batch-size", type=click.IntRange(min=2),
               help="Frames per step. [default: mcl 128, localiser/supervised 64]")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True),
+@click.option("--lr", type=POSITIVE,
               help="AdamW learning rate. [default: mcl 1e-3, localiser/supervised 2e-3]")
 @click.option("--seed", type=int,
               help="Seed of initialisation, split and batch order. [default: 0]")
 @click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True),
               help="Fraction of sequences held out for early stopping. [default: 0.1]")
-@click.option("--mask-padding", type=float,
+@click.option("--mask-padding", type=FINITE,
               help="Pixels the visual target mask grows by (negative shrinks). [default: 0]")
 @click.option("--queue-size", type=click.IntRange(min=0),
               help="MoCo queue of K negatives; 0 uses in-batch negatives. [default: 0]")
@@ -92,30 +102,48 @@ def _fail(err: Exception):
                    "--set grid_shape=32,32; repeatable.")
 @device_option
 @click.option("--resume", is_flag=True,
-              help="Continue the run in OUTPUT from its last checkpoint with its data and "
-                   "settings, up to its own epochs (a larger --epochs extends it).")
+              help="Continue the run in OUTPUT from its last checkpoint with its own settings "
+                   "and data (DATA must be that file, unchanged), up to its own epochs (a "
+                   "larger --epochs extends it). A run that never finished an epoch starts "
+                   "again.")
 @force_option
 def train_command(data, output, objective, labels, epochs, batch_size, lr, seed, val_fraction,
                   mask_padding, queue_size, settings, device, resume, force):
-    """Train an objective on the heatmap-1 file DATA."""
-    from radarsp_learn.distributed import process_group
-    from radarsp_learn.objectives import OBJECTIVES
-    from radarsp_learn.train import TrainConfig, parse_settings, train
+    """Train an objective on the heatmap-1 file DATA.
 
-    if objective not in OBJECTIVES:
-        raise click.BadParameter(f"expected one of {', '.join(sorted(OBJECTIVES))}",
-                                 param_hint="--objective")
-    if objective == "localiser" and labels is None and not resume:
-        raise click.UsageError("--objective localiser needs --labels SELFLABELS.nc")
+    \b
+    On stderr: a progress bar in a terminal, one summary line per epoch otherwise (-q: none).
+    A loss that turns NaN or infinite stops the run (exit status 1) at its last checkpoint.
+    """
+    from radarsp_learn.distributed import process_group
+    from radarsp_learn.train import ConfigError, TrainConfig, parse_settings, train
+
     given = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
              "val_fraction": val_fraction, "mask_padding": mask_padding,
              "queue_size": queue_size}
+    options = {"objective": objective, "labels": labels, "device": device, **given}
+    ctx = click.get_current_context()
+    if resume:  # the run's own settings: anything else asked for would be silently ignored
+        for name in (*options, "settings"):
+            if name != "epochs" and ctx.get_parameter_source(name) in _EXPLICIT:
+                raise click.UsageError(f"--{'set' if name == 'settings' else _flag(name)} "
+                                       "cannot change a resumed run's settings (only --epochs "
+                                       "can extend it); start afresh with --force instead")
+    if objective == "localiser" and labels is None and not resume:
+        raise click.UsageError("--objective localiser needs --labels SELFLABELS.nc")
     try:
         extra = parse_settings(settings)
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--set") from err
-    config = TrainConfig(objective=objective, labels=labels, device=device,
-                         **{**extra, **{k: v for k, v in given.items() if v is not None}})
+    for name in extra:
+        if name in options:
+            raise click.BadParameter(f"{name} has its own option: use --{_flag(name)}",
+                                     param_hint="--set")
+    try:
+        config = TrainConfig(**extra, **{k: v for k, v in options.items() if v is not None})
+    except ConfigError as err:
+        hint = f"--{_flag(err.setting)}" if err.setting in options else "--set"
+        raise click.BadParameter(str(err), param_hint=hint) from err
     # Under `torchrun --nproc_per_node N` this joins the process group and trains with DDP.
     with process_group(device) as (rank, _):
         try:

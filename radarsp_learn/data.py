@@ -14,9 +14,13 @@ What a network sees of frame ``i`` (:class:`RadioVisualFrames`):
 
 Frames are read on demand in sorted batches (``cache=False``, files larger than memory work)
 or preprocessed once chunk by chunk into memory (``cache=True``; ~30 kB per frame at 64 x 64).
+Power that is NaN or infinite (as float32) is refused as it is read, naming the file and the
+frame (:func:`require_finite_power`).
 """
 
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 import torch
@@ -35,6 +39,47 @@ def open_heatmap(path) -> xr.Dataset:
     from radarsp.io import open_heatmap as _open
 
     return _open(path)
+
+
+def require_finite_power(power: np.ndarray, ds: xr.Dataset, frames: np.ndarray) -> None:
+    """Refuse NaN or infinite ``power`` (frames first, float32 as the networks see it) read
+    from ``ds`` at positions ``frames``.
+
+    Raises
+    ------
+    RadarspFileError
+        Naming the file, ``power`` and the label of the first bad frame: a NaN would turn
+        the per-frame normalisation, and with it every loss and estimate, into NaN.
+    """
+    finite = np.isfinite(power).reshape(len(power), -1).all(axis=1)
+    if not finite.all():
+        label = frame_values(ds)[np.asarray(frames)[np.argmin(finite)]]
+        raise RadarspFileError(ds.encoding.get("source"), "power", "NaN or infinite values "
+                               f"(frame {label}); expected finite linear power")
+
+
+def as_float32(values) -> np.ndarray:
+    """``values`` as float32, what the networks see; values beyond its range become inf
+    (silently: :func:`require_finite_power` then refuses them)."""
+    with np.errstate(over="ignore"):
+        return np.asarray(values, dtype=np.float32)
+
+
+def check_power(ds: xr.Dataset, *, chunk: int = 256) -> None:
+    """:func:`require_finite_power` on every frame of ``ds``, ``chunk`` frames at a time
+    (a file larger than memory is read once, never whole)."""
+    for start in range(0, ds.sizes["frame"], chunk):
+        frames = np.arange(start, min(start + chunk, ds.sizes["frame"]))
+        require_finite_power(as_float32(ds["power"].isel(frame=frames).values), ds, frames)
+
+
+def progress_bar(iterable, *, enabled: bool, desc: str, unit: str = "batch", **options):
+    """``iterable`` with a tqdm bar on stderr, shown only when ``enabled`` and stderr is a
+    terminal (a log file or pipe gets no bars: callers write a summary line instead)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, desc=desc, unit=unit, file=sys.stderr,
+                disable=None if enabled else True, **options)
 
 
 def normalise_power(power: torch.Tensor, *, dynamic_range_db: float = 40.0) -> torch.Tensor:
@@ -355,8 +400,9 @@ class RadioVisualFrames(torch.utils.data.Dataset):
         order = np.argsort(self.frames[positions], kind="stable")
         sorted_frames = self.frames[positions][order]
         part = self.ds.isel(frame=sorted_frames)
-        power = torch.as_tensor(np.asarray(part["power"].transpose("frame", "range", "angle")
-                                           .values, dtype=np.float32))
+        values = as_float32(part["power"].transpose("frame", "range", "angle").values)
+        require_finite_power(values, self.ds, sorted_frames)
+        power = torch.as_tensor(values)
         heatmap = normalise_power(resize(power[:, None], self.grid.shape),
                                   dynamic_range_db=self.dynamic_range_db)
         out = {"heatmap": heatmap}

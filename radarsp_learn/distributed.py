@@ -50,3 +50,29 @@ def process_group(device: str = "cpu"):
         dist.barrier()
     finally:
         dist.destroy_process_group()
+
+
+def all_ranks_agree(ok: bool) -> bool:
+    """Whether ``ok`` holds on every rank (one all-reduce); ``ok`` itself without DDP.
+
+    Lets every rank stop at the same step when one of them must (a non-finite loss, a
+    refused run directory) instead of the others waiting forever in the next collective.
+    """
+    import torch
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return bool(ok)
+    device = "cuda" if dist.get_backend() == "nccl" else "cpu"  # nccl reduces GPU tensors only
+    flag = torch.tensor([1 if ok else 0], dtype=torch.int32, device=device)
+    dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+    return bool(flag.item())
+
+
+def resolve_device(device: str):
+    """``"auto"`` -> cuda when available, else cpu; otherwise ``torch.device(device)``."""
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)

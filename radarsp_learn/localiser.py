@@ -19,7 +19,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from radarsp_learn.data import RadioVisualFrames, batch_order, estimates_dataset, to_device
+from radarsp_learn.data import (
+    RadioVisualFrames,
+    batch_order,
+    estimates_dataset,
+    progress_bar,
+    to_device,
+)
 from radarsp_learn.models import Localiser
 from radarsp_learn.objectives import Objective
 
@@ -96,12 +102,10 @@ class LocaliserObjective(Objective):
 def predict_cells(localiser: torch.nn.Module, data: RadioVisualFrames, *,
                   batch_size: int = 256, progress: bool = False) -> np.ndarray:
     """Model-grid ``(row, col)`` predicted for every frame of ``data``, shape (n, 2)."""
-    from tqdm.auto import tqdm
-
     localiser.eval()
     out = []
-    for positions in tqdm(batch_order(len(data), batch_size, seed=0, shuffle=False),
-                          desc="predict", unit="batch", disable=not progress):
+    for positions in progress_bar(batch_order(len(data), batch_size, seed=0, shuffle=False),
+                                  enabled=progress, desc="predict"):
         batch = to_device(data.batch(positions), localiser)
         out.append(localiser(batch["heatmap"]).cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.float32)

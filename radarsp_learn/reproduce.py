@@ -164,6 +164,8 @@ class Study:
 
     def claim(self, *, force: bool) -> None:
         """Start (or continue) the study in :attr:`root`; refuse a foreign or different one."""
+        from radarsp_learn.rundir import LOCK_NAME
+
         meta = {"config": json.loads(json.dumps(self.config.to_dict())),
                 "data": None if self.user_data is None else str(self.user_data)}
         stamp = self.root / "study.json"
@@ -178,7 +180,7 @@ class Study:
             if json.loads(stamp.read_text()) != meta:
                 raise StudyExistsError(f"{self.root}: holds a study with another configuration "
                                        "or data; pass --force to start afresh")
-        elif self.root.exists() and any(self.root.iterdir()):
+        elif self.root.exists() and any(p.name != LOCK_NAME for p in self.root.iterdir()):
             raise StudyExistsError(f"{self.root}: directory is not empty and holds no study; "
                                    "pass --force to use it")
         self.root.mkdir(parents=True, exist_ok=True)
@@ -459,7 +461,9 @@ def reproduce(config: StudyConfig | str = "small", output="report", *, data=None
         scoring) to use instead of simulated parking-lot frames; split by sequence.
     force : bool
         Delete this study's artefacts in ``output`` and start afresh (also needed when
-        ``output`` holds another configuration or unrelated files).
+        ``output`` holds another configuration or unrelated files). ``output`` is locked for
+        the whole study: a second study into it is refused
+        (:class:`radarsp_learn.rundir.RunBusyError`).
     device : {"cpu", "cuda", "auto"}
     progress : bool
         tqdm bars of the training runs on stderr.
@@ -480,6 +484,9 @@ def reproduce(config: StudyConfig | str = "small", output="report", *, data=None
             raise ValueError(f"unknown study configuration {config!r}; "
                              f"expected one of {', '.join(PRESETS)}")
         config = PRESETS[config]
+    from radarsp_learn.rundir import locked
+
     study = Study(config, output, data=data, device=device, progress=progress)
-    study.claim(force=force)
-    return study.execute()
+    with locked(output, exclusive=True, what="study directory"):  # one study writes it
+        study.claim(force=force)
+        return study.execute()

@@ -50,7 +50,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from radarsp_learn.data import RadioVisualFrames, batch_order, estimates_dataset, to_device
+from radarsp_learn.data import (
+    RadioVisualFrames,
+    batch_order,
+    estimates_dataset,
+    progress_bar,
+    to_device,
+)
 from radarsp_learn.grid import rescale_index
 
 Method = Literal["attribution", "gradient_x_activation", "conv"]
@@ -328,8 +334,6 @@ def self_label_cells(objective, data: RadioVisualFrames, *, method: Method = "at
         raise ValueError(f"peak must be 'heatmap' or 'attribution', got {peak!r}")
     if angle not in ("attention", "camera"):
         raise ValueError(f"angle must be 'attention' or 'camera', got {angle!r}")
-    from tqdm.auto import tqdm
-
     from radarsp_learn.teacher import camera_of
 
     camera = camera_of(data.ds) if angle == "camera" else None  # fail before the work
@@ -337,8 +341,8 @@ def self_label_cells(objective, data: RadioVisualFrames, *, method: Method = "at
     objective.eval()
     grid_shape = data.grid.shape
     out = []
-    for positions in tqdm(batch_order(len(data), batch_size, seed=0, shuffle=False),
-                          desc="self-label", unit="batch", disable=not progress):
+    for positions in progress_bar(batch_order(len(data), batch_size, seed=0, shuffle=False),
+                                  enabled=progress, desc="self-label"):
         batch = to_device(data.batch(positions), objective)
         if method == "attribution":
             maps = attribution_maps(objective, batch, kind="input_x_gradient")

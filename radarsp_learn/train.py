@@ -2,8 +2,10 @@
 
 A run directory holds
 
-* ``config.json`` -- the full :class:`TrainConfig`, the data file, the package and torch
-  versions and how many ground-truth labels the run used;
+* ``config.json`` -- the full :class:`TrainConfig`, the data file, fingerprints of the data
+  and labels files (:func:`radarsp_learn.rundir.fingerprint`: ``--resume`` refuses files
+  that changed), the package and torch versions and how many ground-truth labels the run
+  used;
 * ``last.pt`` -- written atomically after every epoch: model (including momentum encoders and
   queues), optimiser, RNG states, early-stopping state; ``--resume`` continues from it with
   the saved configuration (including its ``epochs``, unless a larger one is asked for
@@ -11,10 +13,17 @@ A run directory holds
   order is a pure function of seed and epoch, :func:`radarsp_learn.data.batch_order`);
 * ``best.pt`` -- the weights of the epoch with the lowest held-out loss (what
   ``selflabel``/``predict`` use);
-* ``metrics.jsonl`` -- one JSON object per epoch (losses, metrics, seconds, samples/s).
+* ``metrics.jsonl`` -- one strict-JSON object per epoch (losses, metrics, seconds,
+  samples/s); a loss that turns NaN or infinite stops the run (:class:`TrainingDiverged`)
+  before that epoch is logged or checkpointed;
+* ``.lock`` -- held by the training process for the whole run, so a second writer and any
+  reader (``selflabel``, ``predict``) is refused while it trains
+  (:func:`radarsp_learn.rundir.locked`; the lock dies with its process, even on kill -9).
 
 Every file is written atomically (a temporary file renamed over the old one), so a run killed
-at any point leaves each file either old or new, never half-written.
+at any point leaves each file either old or new, never half-written. Checkpoints hold tensors
+and plain values only and are loaded with ``weights_only=True``
+(:func:`radarsp_learn.rundir.load_checkpoint`): a crafted one is refused, never executed.
 
 Model selection is by held-out loss on frames split off by sequence: for MCL the contrastive
 loss (label-free), for the localiser its loss on held-out self-labels (label-free), for the
@@ -28,122 +37,60 @@ rank 0 writes to the run directory.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import math
 import os
-import random
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from radarsp.errors import RadarspFileError
+from radarsp_learn.config import OBJECTIVE_DEFAULTS, ConfigError, TrainConfig, parse_settings
 from radarsp_learn.data import (
     RadioVisualFrames,
     batch_order,
+    check_power,
     estimate_cells,
     estimates_dataset,
     frame_sequences,
     open_heatmap,
+    progress_bar,
     split_by_sequence,
     to_device,
     truth_cells,
 )
+from radarsp_learn.distributed import all_ranks_agree, resolve_device
 from radarsp_learn.grid import Grid
-from radarsp_learn.objectives import build_objective
+from radarsp_learn.rundir import (
+    CHECKPOINT_KEYS,
+    RUN_FILES,
+    RunBusyError,
+    build_checked,
+    check_fingerprint,
+    fingerprint,
+    load_checkpoint,
+    load_run,
+    load_state,
+    locked,
+    read_run,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+    strict_json,
+    write_text_atomic,
+)
 
-# Contrastive training overfits within a few epochs (stop on held-out loss); the localiser
-# needs more, smaller steps.
-OBJECTIVE_DEFAULTS = {
-    "mcl": dict(epochs=12, batch_size=128, lr=1e-3, weight_decay=1e-4, patience=2),
-    "localiser": dict(epochs=10, batch_size=64, lr=2e-3, weight_decay=1e-3, patience=3),
-    "supervised": dict(epochs=10, batch_size=64, lr=2e-3, weight_decay=1e-3, patience=3),
-}
+__all__ = ["OBJECTIVE_DEFAULTS", "ConfigError", "TrainConfig", "TrainingDiverged", "load_run",
+           "parse_settings", "predict_estimates", "read_run", "resolve_device", "run_predict",
+           "run_selflabel", "selflabel_estimates", "train", "write_text_atomic"]
 
-
-@dataclass
-class TrainConfig:
-    """Everything that defines a training run (saved as ``config.json``).
-
-    Sizes are in cells/pixels of the model grid; ``lr`` and ``weight_decay`` are AdamW's.
-    ``epochs``, ``batch_size``, ``lr``, ``weight_decay`` and ``patience`` left at None take
-    the objective's defaults (:data:`OBJECTIVE_DEFAULTS`); :attr:`defaulted` names the fields
-    that did. ``extra`` holds settings of objectives that need more than these fields (read by
-    the objective's ``from_config``).
-
-    Examples
-    --------
-    >>> config = TrainConfig(objective="localiser", lr=1e-3)
-    >>> config.epochs, sorted(config.defaulted)
-    (10, ['batch_size', 'epochs', 'patience', 'weight_decay'])
-    """
-
-    objective: str = "mcl"
-    epochs: int | None = None
-    batch_size: int | None = None
-    lr: float | None = None
-    weight_decay: float | None = None
-    seed: int = 0
-    val_fraction: float = 0.1
-    patience: int | None = None
-    grid_shape: tuple[int, int] = (64, 64)
-    image_shape: tuple[int, int] = (64, 64)
-    dynamic_range_db: float = 40.0
-    mask_padding: float = 0.0
-    # MCL
-    radio_widths: tuple[int, ...] = (16, 32, 64)
-    vision_widths: tuple[int, ...] = (16, 32, 64)
-    feature_dim: int = 64
-    projector_hidden: int = 256
-    embed_dim: int = 128
-    # tau = 0.5 (against 0.1) halved the self-labels' 90th-percentile error on development
-    # data (simulated seeds 11/12, not the benchmark's): fewer labels on the wrong car
-    temperature: float = 0.5
-    # m = 0 (f̄ = f, keys = stop-gradient queries) gave lower held-out loss and better
-    # self-labels than m = 0.99 on simulated parking-lot data, in 0.6x the time
-    momentum: float = 0.0
-    queue_size: int = 0
-    batch_by_sequence: bool = False
-    # localiser / supervised
-    labels: str | None = None
-    localiser_width: int = 32
-    localiser_dilations: tuple[int, ...] = (1, 2, 4)
-    loss: str = "huber"
-    huber_delta: float = 1.0
-    augment: bool = True
-    # execution
-    device: str = "cpu"
-    cache: bool = True
-    extra: dict = field(default_factory=dict)
-
-    def __post_init__(self):
-        defaults = OBJECTIVE_DEFAULTS.get(self.objective, OBJECTIVE_DEFAULTS["mcl"])
-        defaulted = set()
-        for name, value in defaults.items():
-            if getattr(self, name) is None:
-                setattr(self, name, value)
-                defaulted.add(name)
-        # not a dataclass field: neither saved in config.json nor compared
-        self._defaulted = frozenset(defaulted)
-
-    @property
-    def defaulted(self) -> frozenset[str]:
-        """Fields that were left at None and took the objective's defaults."""
-        return self._defaulted
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> TrainConfig:
-        names = {f.name: f for f in dataclasses.fields(cls)}
-        kwargs = {}
-        for key, value in values.items():
-            if key in names:
-                kwargs[key] = tuple(value) if isinstance(value, list) else value
-        return cls(**kwargs)
+class TrainingDiverged(ValueError):
+    """The loss (or another metric) became NaN or infinite; the run stopped."""
 
 
 def _versions() -> dict:
@@ -156,47 +103,16 @@ def _versions() -> dict:
     return {"radarsp": package, "torch": torch.__version__, "python": sys.version.split()[0]}
 
 
-def resolve_device(device: str) -> torch.device:
-    """``"auto"`` -> cuda when available, else cpu."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 def _rank_world() -> tuple[int, int]:
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         return torch.distributed.get_rank(), torch.distributed.get_world_size()
     return 0, 1
 
 
-def _save_atomic(obj, path: Path) -> None:
-    from radarsp.io import atomic_path
-
-    with atomic_path(path, force=True) as tmp:
-        torch.save(obj, tmp)
-
-
-def write_text_atomic(path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file renamed over it (never half-written)."""
-    from radarsp.io import atomic_path
-
-    with atomic_path(path, force=True) as tmp:
-        Path(tmp).write_text(text)
-
-
-def _rng_state() -> dict:
-    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
-            "python": random.getstate()}
-
-
-def _set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
-
-
 def seed_everything(seed: int) -> None:
     """Seed torch, numpy and python's RNGs."""
+    import random
+
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
     random.seed(seed)
@@ -212,6 +128,13 @@ def _mean_metrics(sums: dict, count: int) -> dict:
     return {k: float(v) / total for k, v in zip(keys, values[:-1], strict=True)}
 
 
+def _diverged(config: TrainConfig, epoch: int, what: str) -> TrainingDiverged:
+    return TrainingDiverged(
+        f"training diverged in epoch {epoch + 1} of {config.epochs}: {what} with lr "
+        f"{config.lr:g}, batch size {config.batch_size} ({config.objective}); the run keeps "
+        "the epochs before it -- start afresh with a lower --lr")
+
+
 def run_epoch(model, data: RadioVisualFrames, *, config: TrainConfig, epoch: int,
               optimizer=None, device=None, progress: bool = False,
               desc: str = "") -> dict:
@@ -220,12 +143,18 @@ def run_epoch(model, data: RadioVisualFrames, *, config: TrainConfig, epoch: int
     Returns the per-sample mean of every scalar the objective reports (keys as returned by its
     ``forward``). Batches that carry labels are weighted by their labelled frames (frames with
     a NaN label do not count), others by their size.
-    """
-    from tqdm.auto import tqdm
 
+    Raises
+    ------
+    TrainingDiverged
+        A batch's loss, or an epoch mean, is NaN or infinite -- on every rank at the same
+        step (the check is agreed across ranks before the gradients are exchanged), and
+        before the optimiser takes the step.
+    """
     rank, world = _rank_world()
     device = device or torch.device("cpu")
     training = optimizer is not None
+    split = "training" if training else "held-out"
     objective = getattr(model, "module", model)
     model.train(training)
     groups = data.sequences if config.batch_by_sequence else None
@@ -233,23 +162,35 @@ def run_epoch(model, data: RadioVisualFrames, *, config: TrainConfig, epoch: int
                           shuffle=training, drop_last=True, rank=rank, world_size=world,
                           groups=groups)
     sums, count = {}, 0
-    bar = tqdm(batches, desc=desc, unit="batch", file=sys.stderr, leave=False,
-               disable=not progress or rank != 0)
+    bar = progress_bar(batches, enabled=progress and rank == 0, desc=desc, leave=False)
     for positions in bar:
         batch = to_device(data.batch(positions), device)
         with torch.set_grad_enabled(training):
             out = model(batch)
+        loss = float(out["loss"].detach())
+        if not all_ranks_agree(math.isfinite(loss)):
+            raise _diverged(config, epoch, f"the {split} loss became "
+                            f"{loss if not math.isfinite(loss) else 'non-finite on another rank'}")
         if training:
             optimizer.zero_grad(set_to_none=True)
             out["loss"].backward()
-            optimizer.step()
+            try:
+                optimizer.step()
+            except RuntimeError as err:  # the same on every rank: gradients are averaged
+                if "overflow" not in str(err):
+                    raise
+                raise _diverged(config, epoch, "the optimiser step overflowed") from None
             objective.after_step()
         n = _weight(batch)
         for key, value in out.items():
             sums[key] = sums.get(key, 0.0) + float(value.detach()) * n
         count += n
-        bar.set_postfix(loss=f"{float(out['loss'].detach()):.3f}")
-    return _mean_metrics(sums, count)
+        bar.set_postfix(loss=f"{loss:.3f}")
+    metrics = _mean_metrics(sums, count)
+    bad = sorted(key for key, value in metrics.items() if not math.isfinite(value))
+    if bad:
+        raise _diverged(config, epoch, f"the {split} {bad[0]} became {metrics[bad[0]]}")
+    return metrics
 
 
 def _weight(batch: dict) -> int:
@@ -280,6 +221,8 @@ def prepare_data(config: TrainConfig, data_path, *, needs_camera: bool, needs_la
     Returns ``(train, val, labels_used, labels_method)``.
     """
     ds = open_heatmap(data_path)
+    if not config.cache:  # cached frames are checked as they are read, below
+        check_power(ds)
     grid = Grid.from_dataset(ds, config.grid_shape)
     labels, labels_used, labels_method = None, 0, ""
     if needs_labels:
@@ -307,7 +250,7 @@ def prepare_data(config: TrainConfig, data_path, *, needs_camera: bool, needs_la
     return train, val, labels_used, labels_method
 
 
-def train(config: TrainConfig, data_path, run_dir, *, resume: bool = False,
+def train(config: TrainConfig | None, data_path, run_dir, *, resume: bool = False,
           force: bool = False, progress: bool = True) -> dict:
     """Train ``config.objective`` on ``data_path``, writing the run directory ``run_dir``.
 
@@ -318,46 +261,94 @@ def train(config: TrainConfig, data_path, run_dir, *, resume: bool = False,
         and only if set explicitly (not in :attr:`TrainConfig.defaulted`): a larger value
         extends the run (and is saved), a smaller one is ignored. ``None`` (or ``epochs`` left
         at its default) continues to the saved run's ``epochs``.
-    data_path : path-like
-        heatmap-1 file (with ``image``/``target_box`` for contrastive objectives).
+    data_path : path-like or None
+        heatmap-1 file (with ``image``/``target_box`` for contrastive objectives). On
+        ``resume`` it may be None; otherwise it must be the run's own data file.
     run_dir : path-like
-        Output directory. An existing run is refused unless ``resume`` or ``force``.
+        Output directory, locked for the whole run (:func:`radarsp_learn.rundir.locked`). An
+        existing run is refused unless ``resume`` or ``force``; a run that never finished an
+        epoch (``config.json`` only, e.g. killed early) is started again either way.
     resume : bool
-        Continue from ``run_dir/last.pt``.
+        Continue from ``run_dir/last.pt`` with the run's settings, after checking that its
+        data (and labels) are the files it started on (:func:`radarsp_learn.rundir.fingerprint`).
     force : bool
         Start afresh in an existing run directory (its files are replaced).
     progress : bool
-        tqdm bars on stderr.
+        A tqdm bar on a terminal and one summary line per epoch on stderr.
 
     Returns
     -------
     dict
         Summary: ``best_epoch``, ``best_loss``, ``epochs_run``, ``labels_used``, ``seconds``.
+
+    Raises
+    ------
+    TrainingDiverged
+        A non-finite loss (exit status 1 on the command line); ``metrics.jsonl`` and the
+        checkpoints stay those of the last finished epoch.
     """
     run_dir = Path(run_dir)
+    with _writing(run_dir), contextlib.ExitStack() as on_failure:
+        return _train(config, data_path, run_dir, resume=resume, force=force,
+                      progress=progress, on_failure=on_failure)
+
+
+@contextlib.contextmanager
+def _removed_unless_checkpointed(run_dir: Path):
+    """The files of a fresh run are removed again if the block fails before the run's first
+    checkpoint: a refused or diverged start leaves nothing behind."""
+    try:
+        yield
+    except BaseException:
+        if not (run_dir / "last.pt").exists():
+            for name in RUN_FILES:
+                (run_dir / name).unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def _writing(run_dir: Path):
+    """Hold the run directory's lock (rank 0) for the block; every rank stops if it cannot."""
+    rank, _ = _rank_world()
+    with contextlib.ExitStack() as stack:
+        refused = None
+        if rank == 0:
+            try:
+                stack.enter_context(locked(run_dir, exclusive=True))
+            except OSError as err:
+                refused = err
+        if not all_ranks_agree(refused is None):
+            raise refused or RunBusyError(f"{run_dir}: rank 0 could not lock the run directory")
+        yield
+
+
+def _train(config, data_path, run_dir: Path, *, resume: bool, force: bool, progress: bool,
+           on_failure: contextlib.ExitStack) -> dict:
     rank, world = _rank_world()
     last = run_dir / "last.pt"
+    checkpoint = None
     if resume:
-        if not last.exists():
-            raise FileNotFoundError(f"{last}: no checkpoint to resume from")
-        saved = json.loads((run_dir / "config.json").read_text())
-        saved_config = TrainConfig.from_dict(saved["config"])
+        meta, saved_config = read_run(run_dir)
+        data_path = _resumed_inputs(meta, saved_config, data_path, run_dir)
         epochs = saved_config.epochs
         if config is not None and "epochs" not in config.defaulted:
             epochs = max(config.epochs, epochs)
         config = dataclasses.replace(saved_config, epochs=epochs)
-        data_path = saved["data"]
-        if epochs != saved_config.epochs and rank == 0:  # a later resume keeps the extension
-            saved["config"] = config.to_dict()
-            write_text_atomic(run_dir / "config.json", json.dumps(saved, indent=2) + "\n")
-    elif (run_dir / "config.json").exists() and not force:
-        raise FileExistsError(f"{run_dir}: run directory exists; pass --resume or --force")
-    elif config.labels is not None:  # config.json must not depend on the working directory
-        config = dataclasses.replace(config, labels=os.path.abspath(config.labels))
+        if last.exists():
+            checkpoint = load_checkpoint(last, keys=CHECKPOINT_KEYS["last"],
+                                         device=resolve_device(config.device))
+            if epochs != saved_config.epochs and rank == 0:  # a later resume keeps it
+                meta["config"] = config.to_dict()
+                write_text_atomic(run_dir / "config.json", json.dumps(meta, indent=2) + "\n")
+    else:
+        if not force:
+            _check_fresh(run_dir)
+        if config.labels is not None:  # config.json must not depend on the working directory
+            config = dataclasses.replace(config, labels=os.path.abspath(config.labels))
 
     device = resolve_device(config.device)
     seed_everything(config.seed)
-    objective = build_objective(config).to(device)
+    objective = build_checked(config).to(device)
     train_data, val_data, labels_used, labels_method = prepare_data(
         config, data_path, needs_camera=objective.needs_camera,
         needs_labels=objective.needs_labels)
@@ -370,22 +361,21 @@ def train(config: TrainConfig, data_path, run_dir, *, resume: bool = False,
     optimizer = torch.optim.AdamW([p for p in objective.parameters() if p.requires_grad],
                                   lr=config.lr, weight_decay=config.weight_decay)
     state = {"epoch": 0, "best_loss": float("inf"), "best_epoch": 0, "bad_epochs": 0}
-    if resume:
-        checkpoint = torch.load(last, map_location=device, weights_only=False)
-        objective.load_state_dict(checkpoint["objective"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        state = checkpoint["state"]
-        _set_rng_state(checkpoint["rng"])
+    if checkpoint is not None:
+        state = _restore(checkpoint, objective, optimizer, config, source=last)
     else:
         if rank == 0:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            for stale in ("metrics.jsonl", "best.pt", "last.pt"):
+            for stale in RUN_FILES[1:]:
                 (run_dir / stale).unlink(missing_ok=True)
+            inputs = {"data": data_path, **({"labels": config.labels} if config.labels else {})}
             meta = {"config": config.to_dict(), "data": os.fspath(Path(data_path).resolve()),
+                    "fingerprints": {role: fingerprint(path) for role, path in inputs.items()},
                     "versions": _versions(), "labels_used": labels_used,
                     "labels_method": labels_method,
                     "train_frames": len(train_data), "val_frames": len(val_data),
                     "world_size": world}
+            if not resume:  # a resumed run's own config.json is kept whatever happens
+                on_failure.enter_context(_removed_unless_checkpointed(run_dir))
             write_text_atomic(run_dir / "config.json", json.dumps(meta, indent=2) + "\n")
         objective.prepare(to_device(train_data.batch(b), device) for b in batch_order(
             len(train_data), config.batch_size, seed=config.seed, epoch=-1,
@@ -414,61 +404,97 @@ def train(config: TrainConfig, data_path, run_dir, *, resume: bool = False,
                   **{f"val_{k}": v for k, v in val_metrics.items()}}
         if rank == 0:
             if improved:
-                _save_atomic({"objective": objective.state_dict(), "epoch": epoch + 1},
-                             run_dir / "best.pt")
-            _save_atomic({"objective": objective.state_dict(),
-                          "optimizer": optimizer.state_dict(), "state": dict(state),
-                          "rng": _rng_state()}, last)
+                save_checkpoint({"objective": objective.state_dict(), "epoch": epoch + 1},
+                                run_dir / "best.pt")
+            save_checkpoint({"objective": objective.state_dict(),
+                             "optimizer": optimizer.state_dict(), "state": dict(state),
+                             "rng": rng_state()}, last)
             log = run_dir / "metrics.jsonl"
             previous = log.read_text() if log.exists() else ""
-            write_text_atomic(log, previous + json.dumps(record) + "\n")
+            write_text_atomic(log, previous + json.dumps(record, allow_nan=False) + "\n")
+            if progress:
+                print(_epoch_line(config, record, improved), file=sys.stderr, flush=True)
     return {"best_epoch": state["best_epoch"], "best_loss": state["best_loss"],
             "epochs_run": state["epoch"], "labels_used": labels_used,
             "seconds": time.perf_counter() - started}
 
 
+def _epoch_line(config: TrainConfig, record: dict, improved: bool) -> str:
+    """The summary of an epoch on stderr (what a log gets instead of progress bars)."""
+    held_out = record.get("val_loss", float("nan"))
+    return (f"{config.objective} epoch {record['epoch']}/{config.epochs}: training loss "
+            f"{record.get('train_loss', float('nan')):.4f}, held-out loss {held_out:.4f}"
+            f"{' (best)' if improved else ''}, {record['train_samples_per_s']:g} frames/s, "
+            f"{record['seconds']:.1f} s")
+
+
+def _check_fresh(run_dir: Path) -> None:
+    """Refuse to start afresh (without ``force``) where a run has made progress, or over a
+    ``config.json`` that is not a run's. A run that never finished an epoch is restarted."""
+    for name in RUN_FILES[1:]:
+        if (run_dir / name).exists():
+            raise FileExistsError(f"{run_dir}: run directory exists (it holds {name}); pass "
+                                  "--resume to continue it or --force to start afresh")
+    if (run_dir / "config.json").exists():
+        try:
+            read_run(run_dir)
+        except RadarspFileError as err:
+            raise FileExistsError(f"{run_dir / 'config.json'}: exists and is not a usable "
+                                  f"radarsp-learn run configuration ({err.problem}); pass "
+                                  "--force to replace it") from None
+
+
+def _resumed_inputs(meta: dict, config: TrainConfig, data_path, run_dir: Path) -> str:
+    """The run's data file, after checking it (and its labels file) are the files the run
+    started on; a different ``data_path`` is refused unless it is the same file."""
+    saved = meta["data"]
+    if data_path is not None and os.path.exists(saved) \
+            and not os.path.samefile(data_path, saved):
+        raise ValueError(f"{data_path}: --resume continues run {run_dir} on its own data "
+                         f"{saved}; a different file was given")
+    fingerprints = meta.get("fingerprints")
+    inputs = {"data": saved, **({"labels": config.labels} if config.labels else {})}
+    for role, path in inputs.items():
+        if not isinstance(fingerprints, dict) or not isinstance(fingerprints.get(role), dict):
+            raise RadarspFileError(run_dir / "config.json", None, f"no fingerprint of the "
+                                   f"run's {role} file (written by an older radarsp-learn); "
+                                   "it cannot be resumed safely -- start afresh with --force")
+        check_fingerprint(path, fingerprints[role], role=role, run=run_dir)
+    return saved
+
+
+def _restore(checkpoint: dict, objective, optimizer, config: TrainConfig, *, source) -> dict:
+    """Load a ``last.pt`` into the objective, optimiser and RNGs; returns its loop state.
+    The optimiser takes ``lr`` and ``weight_decay`` from ``config`` (``config.json``)."""
+    load_state(objective, checkpoint["objective"], source)
+    load_state(optimizer, checkpoint["optimizer"], source)
+    for group in optimizer.param_groups:  # config.json holds the run's settings
+        group.update(lr=config.lr, weight_decay=config.weight_decay)
+    set_rng_state(checkpoint["rng"], source=source)
+    state = checkpoint["state"]
+    ints = ("epoch", "best_epoch", "bad_epochs")
+    if not (isinstance(state, dict) and all(isinstance(state.get(k), int) for k in ints)
+            and isinstance(state.get("best_loss"), float)):
+        raise RadarspFileError(source, None, f"damaged training state {state!r:.80}")
+    return dict(state)
+
+
 def _truncate_metrics(path: Path, epochs: int) -> None:
     """Drop log lines of epochs after the checkpoint (a run killed between the two writes),
-    and lines that are not a JSON record with an ``epoch`` (e.g. a partly written last line)."""
+    and lines that are not a strict-JSON record with an ``epoch`` (e.g. a partly written last
+    line, or a NaN an older version wrote)."""
     if not path.exists():
         return
     kept = []
     for line in path.read_text().splitlines():
         try:
-            record = json.loads(line)
+            record = strict_json(line)
         except ValueError:
             continue
         if isinstance(record, dict) and isinstance(record.get("epoch"), int) \
                 and record["epoch"] <= epochs:
             kept.append(line)
     write_text_atomic(path, "".join(line + "\n" for line in kept))
-
-
-def load_run(run_dir, *, device: str = "cpu", which: str = "best"):
-    """Rebuild a run's objective from ``config.json`` and ``best.pt`` (or ``last.pt``).
-
-    Returns
-    -------
-    objective : Objective
-        In eval mode, on ``device``.
-    config : TrainConfig
-    meta : dict
-        Contents of ``config.json``.
-    """
-    run_dir = Path(run_dir)
-    meta_path = run_dir / "config.json"
-    if not meta_path.exists():
-        raise FileNotFoundError(f"{run_dir}: not a run directory (no config.json)")
-    meta = json.loads(meta_path.read_text())
-    config = TrainConfig.from_dict(meta["config"])
-    checkpoint_path = run_dir / f"{which}.pt"
-    if not checkpoint_path.exists():
-        raise FileNotFoundError(f"{checkpoint_path}: no checkpoint (has the run trained?)")
-    objective = build_objective(config)
-    checkpoint = torch.load(checkpoint_path, map_location=resolve_device(device),
-                            weights_only=False)
-    objective.load_state_dict(checkpoint["objective"])
-    return objective.to(resolve_device(device)).eval(), config, meta
 
 
 def _frames_for(config: TrainConfig, data_path, *, with_camera: bool) -> RadioVisualFrames:
@@ -595,39 +621,3 @@ def run_predict(run_dir, data_path, output, *, force: bool = False, progress: bo
     estimates = predict_estimates(objective, config, meta, data_path, progress=progress,
                                   run=run_dir)
     return save(estimates, output, schema="estimates-1", force=force)
-
-
-def parse_settings(settings) -> dict:
-    """``["feature_dim=32", "grid_shape=32,32"]`` -> typed :class:`TrainConfig` fields.
-
-    Values take the type of the field's default: int, float, bool (``true``/``false``),
-    str, or a tuple of ints for comma-separated values.
-
-    Examples
-    --------
-    >>> parse_settings(["feature_dim=32", "grid_shape=32,32", "augment=false"])
-    {'feature_dim': 32, 'grid_shape': (32, 32), 'augment': False}
-    """
-    defaults = TrainConfig()
-    out = {}
-    for item in settings:
-        name, sep, text = item.partition("=")
-        name = name.strip().replace("-", "_")
-        if not sep or name not in {f.name for f in dataclasses.fields(TrainConfig)}:
-            raise ValueError(f"expected NAME=VALUE with NAME a TrainConfig field, got {item!r}")
-        default = getattr(defaults, name)
-        try:
-            if isinstance(default, bool):
-                if text.lower() not in ("true", "false", "1", "0"):
-                    raise ValueError(text)
-                value = text.lower() in ("true", "1")
-            elif isinstance(default, tuple):
-                value = tuple(int(v) for v in text.split(","))
-            elif default is None:
-                value = text
-            else:
-                value = type(default)(text)
-        except ValueError:
-            raise ValueError(f"{name}: cannot read {text!r} as {type(default).__name__}") from None
-        out[name] = value
-    return out

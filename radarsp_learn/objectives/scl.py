@@ -217,17 +217,15 @@ def self_label_cells(objective: SpatialContrastive, data, *, smoothing: int = 1,
     :func:`radarsp_learn.selflabel.refine_peak`) on the h x w feature grid, rescaled to the
     model grid by :func:`radarsp_learn.grid.rescale_index`. Uses camera and box, never truth.
     """
-    from tqdm.auto import tqdm
-
-    from radarsp_learn.data import batch_order, to_device
+    from radarsp_learn.data import batch_order, progress_bar, to_device
     from radarsp_learn.grid import rescale_index
     from radarsp_learn.selflabel import refine_peak, smooth
 
     objective.eval()
     rows_out, cols_out = data.grid.shape
     out = []
-    for positions in tqdm(batch_order(len(data), batch_size, seed=0, shuffle=False),
-                          desc="SCL self-label", unit="batch", disable=not progress):
+    for positions in progress_bar(batch_order(len(data), batch_size, seed=0, shuffle=False),
+                                  enabled=progress, desc="SCL self-label"):
         maps = objective.attention_maps(to_device(data.batch(positions), objective))
         peaks = refine_peak(smooth(maps, smoothing)).cpu().numpy()
         rows, cols = maps.shape[-2:]

@@ -190,8 +190,8 @@ def test_resume_without_epochs_runs_the_saved_epochs(scenes_file, tmp_path, monk
     result = invoke("train", "--resume", scenes_file, "-o", tmp_path / "split")
     assert result.exit_code == 0, result.output
     assert result.output.startswith(f"{tmp_path / 'split'}: 3 epochs")  # not mcl's 12
-    whole = torch.load(tmp_path / "whole" / "last.pt", weights_only=False)
-    split = torch.load(tmp_path / "split" / "last.pt", weights_only=False)
+    whole = torch.load(tmp_path / "whole" / "last.pt", weights_only=True)
+    split = torch.load(tmp_path / "split" / "last.pt", weights_only=True)
     for name, tensor in whole["objective"].items():
         assert torch.equal(tensor, split["objective"][name]), name
 

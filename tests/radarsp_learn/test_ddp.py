@@ -42,7 +42,7 @@ def test_torchrun_two_processes_train_one_model(tmp_path):
         capture_output=True, text=True, env=env, timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    ranks = [torch.load(out / f"rank{k}.pt") for k in (0, 1)]
+    ranks = [torch.load(out / f"rank{k}.pt", weights_only=True) for k in (0, 1)]
     assert [r["world"] for r in ranks] == [2, 2]
     assert ranks[0]["params"], "training did not wrap its model in DistributedDataParallel"
     for a, b in zip(ranks[0]["params"], ranks[1]["params"], strict=True):

@@ -21,8 +21,8 @@ def test_resume_equals_uninterrupted(scenes_file, tmp_path, objective, extra):
     train(TrainConfig(objective=objective, epochs=1, **SMALL, **extra), scenes_file,
           tmp_path / "split", progress=False)
     train(TrainConfig(epochs=3), scenes_file, tmp_path / "split", resume=True, progress=False)
-    whole = torch.load(tmp_path / "whole" / "last.pt", weights_only=False)
-    split = torch.load(tmp_path / "split" / "last.pt", weights_only=False)
+    whole = torch.load(tmp_path / "whole" / "last.pt", weights_only=True)
+    split = torch.load(tmp_path / "split" / "last.pt", weights_only=True)
     for name, tensor in whole["objective"].items():
         assert torch.equal(tensor, split["objective"][name]), name
     logs = [(tmp_path / run / "metrics.jsonl").read_text().splitlines()
