@@ -395,3 +395,25 @@ def test_label_deviation_of_reordered_self_labels_is_unchanged():
                                 label_deviation(est, truth, bins=8))
     with pytest.raises(RadarspFileError, match="shares no frame"):
         label_deviation(est.assign_coords(frame=np.arange(20)), truth)
+
+
+def test_labels_of_any_kind_align_and_broken_ones_are_refused(tmp_path, truth_path):
+    from radarsp.match import strongest
+    from radarsp.metrics import localisation_error
+
+    truth = truth_dataset()
+    names = np.array([f"scene-{label}" for label in LABELS])  # string labels of another tool
+    named_truth = truth.assign_coords(frame=names)
+    est = estimates_dataset(truth).assign_coords(frame=names).isel(frame=slice(None, None, -1))
+    np.testing.assert_allclose(localisation_error(est, named_truth), 5.0)
+    with pytest.raises(RadarspFileError, match="shares no frame"):
+        localisation_error(est, truth)  # strings never equal numbers
+    nan_labels = write(estimates_dataset(truth, labels=np.r_[LABELS[:-1], np.nan]),
+                       tmp_path / "nan.nc")
+    assert_refused(invoke("evaluate", nan_labels, "--truth", truth_path), "nan.nc",
+                   "frame label NaN")
+    table = real_clusters(LABELS[:4]).drop_vars("searched_frame")
+    frame = table["frame"].values.astype(float)
+    frame[0] = np.nan
+    with pytest.raises(RadarspFileError, match="frame nan in a row"):
+        strongest(table.assign_coords(frame=("cluster", frame)))
