@@ -220,7 +220,8 @@ def align(table: xr.Dataset, truth: xr.Dataset, *, extra: Extra = "refuse") -> n
 
 
 def take(values, rows: np.ndarray) -> np.ndarray:
-    """``values[rows]`` as float, NaN where ``rows`` is -1 (a frame without a row).
+    """``values[rows]`` along the first (frame) axis as float, NaN where ``rows`` is -1 (a
+    frame without a row).
 
     Examples
     --------
@@ -228,7 +229,7 @@ def take(values, rows: np.ndarray) -> np.ndarray:
     [6.0, nan, 5.0]
     """
     values = np.asarray(values, dtype=np.float64)
-    out = np.full(rows.shape, np.nan)
+    out = np.full(rows.shape + values.shape[1:], np.nan)
     found = rows >= 0
     out[found] = values[rows[found]]
     return out

@@ -417,3 +417,20 @@ def test_labels_of_any_kind_align_and_broken_ones_are_refused(tmp_path, truth_pa
     frame[0] = np.nan
     with pytest.raises(RadarspFileError, match="frame nan in a row"):
         strongest(table.assign_coords(frame=("cluster", frame)))
+
+
+def test_study_report_mask_iou_pairs_boxes_by_frame_label(tmp_path):
+    from types import SimpleNamespace
+
+    from radarsp.io import save
+    from radarsp_learn.study_report import _mask_iou
+
+    truth = truth_dataset()
+    boxes = np.stack([np.arange(20), np.zeros(20), np.arange(20) + 3, np.full(20, 3)], axis=1)
+    truth["target_box"] = (("frame", "box"), boxes.astype("f8"), {"units": "pixel"})
+    (tmp_path / "data").mkdir()
+    save(truth, tmp_path / "data" / "train.nc")
+    # the estimated boxes are exact, written in reverse frame order
+    save(truth.isel(frame=slice(None, None, -1)), tmp_path / "data" / "train-background.nc")
+    assert _mask_iou(SimpleNamespace(root=tmp_path)) == {
+        "background": "1.00 median, 100 % > 0.5"}
