@@ -85,6 +85,7 @@ def genie_cfar(heatmap_path: Path, out_dir: Path) -> dict[str, Path]:
     (:data:`radarsp_learn.teacher.CFAR_OPTIONS`, the study's and the teacher's)."""
     from radarsp.cfar import DETECTION_OUTPUTS, cfar, detections
     from radarsp.cluster import cluster
+    from radarsp.frames import frame_labels
     from radarsp.io import open_heatmap, save
     from radarsp.match import genie_match, strongest
     from radarsp_learn.teacher import cfar_clusters
@@ -96,7 +97,7 @@ def genie_cfar(heatmap_path: Path, out_dir: Path) -> dict[str, Path]:
     save(genie_match(clusters, truth), out["genie"], schema="estimates-1", force=True)
     save(genie_match(cfar_clusters(heat["power"]), truth), out["genie-tuned"],
          schema="estimates-1", force=True)
-    save(strongest(clusters, heat.sizes["frame"]), out["strongest"], schema="estimates-1",
+    save(strongest(clusters, frame_labels(heat)), out["strongest"], schema="estimates-1",
          force=True)
     return out
 

@@ -44,18 +44,29 @@ def check_carried_truth(paths, datasets) -> None:
                                                    "target_x/target_y (frame,)")
 
 
-def evaluate(named: dict, truth, *, n_boot: int = 1000, seed: int = 0):
+def evaluate(named: dict, truth, *, n_boot: int = 1000, seed: int = 0, progress: bool = False):
     """Errors and the printed table for estimates-1 datasets ``{method: ds}``.
 
     ``truth`` may be None: each dataset's own carried ``target_x``/``target_y`` are used.
+    Estimates meet the truth by frame label (:func:`radarsp.metrics.localisation_error`).
     Returns ``(errors, table)`` with ``errors = {method: DataArray}``.
     """
     from radarsp.metrics import error_summary, localisation_error, summary_table
 
     errors = {name: localisation_error(ds, ds if truth is None else truth)
               for name, ds in named.items()}
-    summaries = {name: error_summary(e, n_boot=n_boot, seed=seed) for name, e in errors.items()}
+    summaries = {name: error_summary(e, n_boot=n_boot, seed=seed, progress=progress)
+                 for name, e in errors.items()}
     return errors, summary_table(summaries)
+
+
+def report_missing_rows(paths, errors) -> None:
+    """On stderr: which files lack rows for some truth frames (counted as misses)."""
+    for path, error in zip(paths, errors.values(), strict=True):
+        absent = int(error.attrs.get("frames_without_row", 0))
+        if absent:
+            click.echo(f"{path}: no row for {absent} of the {error.sizes['frame']} truth "
+                       "frames; they count as misses", err=True)
 
 
 @click.command(name="evaluate")
@@ -66,14 +77,19 @@ def evaluate(named: dict, truth, *, n_boot: int = 1000, seed: int = 0):
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False),
               help="Also draw the error CDFs of all methods on one axis (png, pdf, svg).")
 @click.option("--n-boot", type=click.IntRange(min=0), default=1000, show_default=True,
-              help="Bootstrap resamples for the [low, high] 95 % intervals (0: none).")
+              help="Bootstrap resamples for the [low, high] 95 % intervals (0: none). Memory "
+                   "stays bounded (tens of MB); time grows with it.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
 @click.option("--force", is_flag=True, help="Overwrite the --plot file if it exists.")
 def command(estimates, truth, plot_path, n_boot, seed, force):
     """Print 50th/90th percentile x-y errors (m) and miss rates of ESTIMATES files.
 
-    A frame without an estimate counts as an infinite error: it stays in every percentile's
-    denominator, so "inf" means the percentile falls among the misses.
+    Estimates and truth are paired by frame label: the truth's frames are evaluated, and a
+    truth frame without an estimate (NaN, or no row at all) counts as an infinite error: it
+    stays in every percentile's denominator, so "inf" means the percentile falls among the
+    misses. Estimates for frames the truth lacks, or a truth sharing no frame with them, are
+    refused. The labels and camera columns say what each method used (its file's
+    labels_used / genie and camera_geometry attrs; unknown when absent).
     """
     from cli.match import open_truth
     from radarsp.io import open_estimates
@@ -85,7 +101,9 @@ def command(estimates, truth, plot_path, n_boot, seed, force):
         check_carried_truth(estimates, datasets)
     reference = open_truth(truth) if truth is not None else None
     named = dict(zip(method_names(estimates, datasets), datasets, strict=True))
-    errors, table = evaluate(named, reference, n_boot=n_boot, seed=seed)
+    errors, table = evaluate(named, reference, n_boot=n_boot, seed=seed, progress=not quiet())
+    if not quiet():
+        report_missing_rows(estimates, errors)
     click.echo(table)
     if plot_path is not None:
         from radarsp.plot import plot_error_cdf, save_figure

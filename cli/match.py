@@ -12,14 +12,11 @@ FRAME_TRUTH = TRUTH_VARIABLES + ("target_velocity",)
 
 
 def add_truth(estimates, truth):
-    """Copy into ``estimates`` (per frame) the truth variables of ``truth`` it lacks.
+    """Copy into ``estimates`` the per-frame truth variables of ``truth`` it lacks, matched by
+    frame label (:func:`radarsp.match.carry_truth`)."""
+    from radarsp.match import carry_truth
 
-    ``truth`` has the same frames in the same order (no alignment is done).
-    """
-    for name in FRAME_TRUTH:
-        if name in truth.data_vars and name not in estimates.variables:
-            estimates[name] = truth[name].variable
-    return estimates
+    return carry_truth(estimates, truth, FRAME_TRUTH)
 
 
 def cross_domain_options(min_speed: float, when: str = ""):
@@ -52,19 +49,24 @@ def open_truth(path):
     return ds[keep].load()
 
 
-def report(estimates, output: str) -> None:
-    """One line on stderr: what was written and how many frames have no estimate."""
+def report(estimates, output: str, truth=None) -> None:
+    """One line on stderr: what was written, how many frames have no estimate, and how many
+    truth frames were left out because the clusters never searched them."""
     if not quiet():
         missing = int((estimates["cluster"].values < 0).sum())
+        unsearched = truth.sizes["frame"] - estimates.sizes["frame"] if truth is not None else 0
+        note = (f"; {unsearched} truth frames were never searched and are not reported"
+                if unsearched else "")
         click.echo(f"wrote {output}: {estimates.attrs['method']} estimates for "
-                   f"{estimates.sizes['frame']} frames ({missing} without)", err=True)
+                   f"{estimates.sizes['frame']} frames ({missing} without){note}", err=True)
 
 
 @click.command(name="match")
 @click.argument("clusters", type=INPUT)
 @click.option("--truth", type=INPUT,
               help="Any radarsp file with target_x/target_y (m) per frame, e.g. the csi-1 "
-                   "scenes. Required by the genie strategies; sets the frame count.")
+                   "scenes. Required by the genie strategies; its frames that the clusters "
+                   "searched are the rows (matched by frame label).")
 @output_option()
 @click.option("--strategy", type=click.Choice(["genie", "strongest", "cross-domain"]),
               default="genie", show_default=True,
@@ -77,9 +79,15 @@ def report(estimates, output: str) -> None:
 def command(clusters, truth, output, strategy, doppler_clusters, range_tol, min_speed, force):
     """Choose one cluster per frame of CLUSTERS (clusters-1) and write estimates-1.
 
-    Every frame gets a row; a frame without a cluster (or pair) is NaN and counts as a miss.
-    With --truth and --strategy cross-domain the choice among pairs is genie-aided.
+    The rows are the frames the clusters' detector searched (the table's searched_frame
+    coordinate), and with --truth only those the truth has too: a truth frame never searched
+    is not the method's miss, and a searched frame the truth lacks cannot be evaluated. A
+    searched frame without a cluster (or pair) is NaN and counts as a miss. With --truth and
+    --strategy cross-domain the choice among pairs is genie-aided. The output records what
+    the choice used: attrs genie (1 for the genie strategies), labels_used (frames whose
+    truth it read) and camera_geometry ("none").
     """
+    from radarsp.frames import frame_labels
     from radarsp.io import open_clusters, save
     from radarsp.match import cross_domain_match, genie_match, strongest
 
@@ -90,10 +98,7 @@ def command(clusters, truth, output, strategy, doppler_clusters, range_tol, min_
     check_output(output, force)
     table = open_clusters(clusters).load()
     reference = open_truth(truth) if truth is not None else None
-    frames = None
-    if reference is not None:
-        frames = (reference["frame"].values if "frame" in reference.coords
-                  else reference.sizes["frame"])
+    frames = frame_labels(reference) if reference is not None else None
     if strategy == "genie":
         estimates = genie_match(table, reference)
     elif strategy == "strongest":
@@ -105,4 +110,4 @@ def command(clusters, truth, output, strategy, doppler_clusters, range_tol, min_
         estimates = cross_domain_match(table, doppler, range_tol=range_tol,
                                        min_speed=min_speed, truth=reference, frames=frames)
     save(estimates, output, schema="estimates-1", force=force)
-    report(estimates, output)
+    report(estimates, output, reference)

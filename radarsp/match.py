@@ -9,8 +9,24 @@ Three rules of the paper's statistical baseline (section 5.1):
   the same and hopefully unique range", so the estimate gains a radial velocity and static
   clutter (parked cars, walls) can be told from a moving target.
 
-Every function returns an estimates-1 table with one row per frame. A frame without any
-candidate gets a row of NaN (and ``cluster = -1``): it is a miss, never dropped.
+Every function returns an estimates-1 table with one row per frame it reports, labelled by
+the CSI file's ``frame`` coordinate (which the tables' ``frame`` column holds). A reported frame
+without any candidate gets a row of NaN (and ``cluster = -1``): it is a miss, never dropped.
+
+Which frames are reported: the truth (or the ``frames`` asked for) decides which frames are
+evaluated, and the tables say which frames were processed (their ``searched_frame``
+coordinate, see :func:`radarsp.frames.searched_frames`). The rows are the frames in both, in
+the truth's order:
+
+* a truth frame the detector never searched is not reported -- it is not the method's miss
+  (a truth longer than the processed frames invents no misses);
+* a searched frame the truth lacks is not reported -- there is nothing to evaluate it with;
+* no frame in common, or a table that searched fewer frames than the truth has without
+  saying which, is refused in one line (:class:`radarsp.errors.RadarspFileError`).
+
+Every table also records what the selection used, in the provenance attrs all estimates-1
+writers share: ``labels_used`` (frames whose ground truth was read), ``genie`` (1 when the
+truth chose the estimate) and ``camera_geometry`` (``"none"``).
 """
 
 from __future__ import annotations
@@ -19,61 +35,96 @@ import numpy as np
 import xarray as xr
 
 from radarsp.errors import RadarspFileError
+from radarsp.frames import describe, frame_labels, locate, searched_frames, source, table_frames
 from radarsp.model import CARRIED_VARIABLES, ESTIMATES, SCHEMA_ATTR, annotate
 
 # Columns of an estimates-1 row that come from the chosen cluster, in file order.
 _POSITION = ("range", "angle", "x", "y")
-
-
-def _source(ds: xr.Dataset):
-    return ds.encoding.get("source")
+# Per-frame variables of a truth file that ride along into the estimates.
+_TRUTH_CARRIED = CARRIED_VARIABLES + ("time", "sequence")
 
 
 def _table_column(ds: xr.Dataset, name: str, dim: str = "cluster") -> np.ndarray:
     if name not in ds.variables or ds[name].dims != (dim,):
-        raise RadarspFileError(_source(ds), name, f"expected a column with dims ({dim},)")
+        raise RadarspFileError(source(ds), name, f"expected a column with dims ({dim},)")
     return ds[name].values
 
 
-def _frames(clusters: xr.Dataset, frames=None, truth: xr.Dataset | None = None) -> np.ndarray:
-    """Frame labels of the result's rows, in order.
+def _reported_frames(tables, *, truth: xr.Dataset | None = None, frames=None) -> np.ndarray:
+    """Labels of the frames an estimates table reports: requested and searched by every table.
 
-    A table's ``frame`` column holds the CSI file's frame coordinate (0, 1, ... unless the
-    frames were simulated from a ``start``). The rows are: the truth's ``frame`` coordinate
-    (or ``arange`` of its length); else ``frames`` (a count, or the labels themselves); else
-    ``arange`` of the per-frame dim the table carries, of its ``frame_count`` attr (frames
-    CFAR searched), or of the largest label + 1.
+    The requested frames -- the truth's, else ``frames`` (a count n for labels 0 .. n-1, or
+    the labels) -- decide which frames are evaluated; each table's
+    :func:`radarsp.frames.searched_frames` says which were processed. A frame asked for that
+    a table never searched is left out (it is not the method's miss), and so is a searched
+    frame nobody asked for. Refused: no frame left, a table that does not say which frames it
+    searched when nothing else does, and a table that searched fewer frames than are asked
+    for without saying which.
     """
     if truth is not None:
-        if "frame" in truth.coords:
-            return np.asarray(truth["frame"].values)
-        return np.arange(truth.sizes["frame"])
-    if frames is not None:
-        return np.arange(int(frames)) if np.ndim(frames) == 0 else np.asarray(frames)
-    if "frame" in clusters.dims:
-        return np.arange(clusters.sizes["frame"])
-    if "frame_count" in clusters.attrs:
-        return np.arange(int(clusters.attrs["frame_count"]))
-    cluster_frame = _table_column(clusters, "frame")
-    return np.arange(int(cluster_frame.max()) + 1 if cluster_frame.size else 0)
+        requested, asked = frame_labels(truth), "truth's frames"
+        if requested.size == 0:
+            raise RadarspFileError(source(truth), "frame", "has no frames; expected the truth "
+                                                           "of the frames searched")
+    elif frames is not None:
+        requested = np.arange(int(frames)) if np.ndim(frames) == 0 else np.asarray(frames)
+        asked = "frames asked for"
+        if requested.size == 0:
+            raise ValueError("frames: none asked for; expected a count >= 1 or labels")
+    else:
+        requested, asked = None, ""
+    frames = requested
+    for table in tables:
+        searched, count = searched_frames(table)
+        if searched is not None:
+            kept = searched if frames is None else frames[locate(frames, searched) >= 0]
+            if frames is not None and kept.size == 0:
+                raise RadarspFileError(
+                    source(table), "frame",
+                    f"searched {describe(searched)}, none of them among the {asked}: "
+                    f"{describe(frames)}")
+            frames = kept
+            continue
+        rows, _ = table_frames(table)
+        if frames is None:
+            raise RadarspFileError(
+                source(table), "frame",
+                "the table does not say which frames were searched (no searched_frame "
+                "coordinate or frame_count attr); pass the truth or the frames")
+        if count is not None and frames.size > count:
+            raise RadarspFileError(
+                source(table), "frame",
+                f"{count} frames were searched (global attr frame_count) but the table does "
+                f"not say which (its rows are in {describe(np.unique(rows))}); the {asked} "
+                f"are {describe(frames)}: pass just the frames searched")
+        if rows.size and frames.size and not (locate(rows, frames) >= 0).any():
+            raise RadarspFileError(
+                source(table), "frame",
+                f"its rows are in {describe(np.unique(rows))}, none of them among the {asked}: "
+                f"{describe(frames)}; pass the truth of the frames the table came from")
+    return frames
 
 
-def _truth_xy(truth: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
+def _truth_xy(truth: xr.Dataset, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``target_x``, ``target_y`` (m) of the truth frames labelled ``labels``."""
     for name in ("target_x", "target_y"):
         if name not in truth.variables or truth[name].dims != ("frame",):
-            raise RadarspFileError(_source(truth), name, "expected ground truth with dims (frame,)")
-    return truth["target_x"].values.astype(float), truth["target_y"].values.astype(float)
+            raise RadarspFileError(source(truth), name, "expected ground truth with dims (frame,)")
+    rows = locate(labels, frame_labels(truth))
+    return (truth["target_x"].values[rows].astype(float),
+            truth["target_y"].values[rows].astype(float))
 
 
 def _first_per_frame(frame: np.ndarray, key, n_frames: int) -> np.ndarray:
     """Index of the row with the smallest ``key`` in each frame (-1 where a frame has none).
 
-    ``key`` is one array or a tuple ``(primary, secondary, ...)`` compared in that order.
-    Rows with a NaN key never win.
+    ``frame`` is each row's position among the reported frames (-1: a frame not reported,
+    whose rows never win). ``key`` is one array or a tuple ``(primary, secondary, ...)``
+    compared in that order. Rows with a NaN key never win.
     """
     keys = tuple(np.asarray(k, dtype=float) for k in (key if isinstance(key, tuple) else (key,)))
     best = np.full(n_frames, -1, dtype=np.int64)
-    valid = np.flatnonzero(~np.any(np.isnan(np.stack(keys)), axis=0))
+    valid = np.flatnonzero(~np.any(np.isnan(np.stack(keys)), axis=0) & (frame >= 0))
     if valid.size == 0:
         return best
     order = valid[np.lexsort(tuple(k[valid] for k in reversed(keys)) + (frame[valid],))]
@@ -84,31 +135,49 @@ def _first_per_frame(frame: np.ndarray, key, n_frames: int) -> np.ndarray:
 
 
 def _positions(clusters: xr.Dataset, labels: np.ndarray) -> np.ndarray:
-    """Row of every cluster's frame among ``labels``; a frame outside them is a file error."""
-    cluster_frame = _table_column(clusters, "frame").astype(np.int64)
-    if labels.size == 0:
-        position, found = cluster_frame, np.zeros(cluster_frame.size, dtype=bool)
-    elif np.array_equal(labels, np.arange(labels.size)):
-        position = cluster_frame
-        found = (cluster_frame >= 0) & (cluster_frame < labels.size)
-    else:
-        sorter = np.argsort(labels, kind="stable")
-        index = np.searchsorted(labels, cluster_frame, sorter=sorter).clip(0, labels.size - 1)
-        position = sorter[index]
-        found = labels[position] == cluster_frame
-    if not found.all():
-        bad = cluster_frame[~found][0]
-        known = f" ({labels.min()}..{labels.max()})" if labels.size else ""
-        raise RadarspFileError(
-            _source(clusters), "frame",
-            f"frame {bad} is not among the {labels.size} frames of the truth or frame "
-            f"count{known}; pass the truth file the table came from",
-        )
-    return position
+    """Position of every cluster's frame among the reported ``labels`` (-1: not reported)."""
+    return locate(_table_column(clusters, "frame"), labels)
+
+
+def carry_truth(estimates: xr.Dataset, truth: xr.Dataset, names=_TRUTH_CARRIED) -> xr.Dataset:
+    """Copy into ``estimates`` the per-frame ``names`` of ``truth`` it lacks, by frame label.
+
+    Parameters
+    ----------
+    estimates : xarray.Dataset
+        estimates-1 table; every one of its frames must be in ``truth``.
+    truth : xarray.Dataset
+        Truth (or any per-frame dataset) with a ``frame`` dimension.
+    names : sequence of str
+        Variables to copy (the truth, camera and time variables by default).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``estimates``, with the truth of its own frames in its own row order.
+
+    Examples
+    --------
+    >>> est = xr.Dataset({"x": ("frame", [1.0, 2.0])}, coords={"frame": [2, 0]})
+    >>> truth = xr.Dataset({"target_x": ("frame", [10.0, 11.0, 12.0])})
+    >>> carry_truth(est, truth)["target_x"].values.tolist()
+    [12.0, 10.0]
+    """
+    rows = locate(frame_labels(estimates), frame_labels(truth))
+    if (rows < 0).any():
+        raise RadarspFileError(source(truth), "frame",
+                               f"has no truth for frame {frame_labels(estimates)[rows < 0][0]} "
+                               "of the estimates")
+    picked = truth.isel(frame=rows)
+    for name in names:
+        if name in picked.variables and "frame" in picked[name].dims \
+                and name not in estimates.variables:
+            estimates[name] = picked[name].variable
+    return estimates
 
 
 def _estimates(clusters: xr.Dataset, chosen: np.ndarray, labels: np.ndarray, *, method: str,
-               truth=None, extra: dict | None = None) -> xr.Dataset:
+               provenance: dict, truth=None, extra: dict | None = None) -> xr.Dataset:
     """Build the estimates-1 table of the clusters ``chosen`` per frame (-1: a miss)."""
     hit = chosen >= 0
     columns = {}
@@ -120,29 +189,35 @@ def _estimates(clusters: xr.Dataset, chosen: np.ndarray, labels: np.ndarray, *, 
         columns[name] = ("frame", values)
     columns["cluster"] = ("frame", chosen)
     columns.update(extra or {})
-    out = xr.Dataset(columns)
+    out = xr.Dataset(columns, coords={"frame": labels})
     ordered = [c for c in _POSITION + ("power",) if c in out] + [
         c for c in out.data_vars if c not in _POSITION + ("power",)
     ]
     out = out[ordered]
-    for source, names in ((clusters, None),
-                          (truth, CARRIED_VARIABLES + ("frame", "time", "sequence"))):
-        if source is None:
-            continue
-        for name, var in source.variables.items():
-            # From a truth file (maybe a whole csi-1) only the carried per-frame variables.
-            wanted = names is None or name in names
-            if wanted and "frame" in var.dims and not {"cluster", "detection"} & set(var.dims) \
-                    and name not in out.variables and var.sizes["frame"] == chosen.size:
-                out[name] = var
-    if "frame" not in out.coords:
-        out = out.assign_coords(frame=labels)
+    searched, _ = searched_frames(clusters)
+    carried = [name for name, var in clusters.variables.items()
+               if "frame" in var.dims and not {"cluster", "detection"} & set(var.dims)]
+    if carried and searched is not None and clusters.sizes["frame"] == searched.size:
+        # Per-frame variables a table carries describe its searched frames, in order.
+        labelled = clusters[carried].drop_vars("frame", errors="ignore").assign_coords(
+            frame=searched)
+        carry_truth(out, labelled, carried)
+    if truth is not None:
+        carry_truth(out, truth)
     out.attrs = {
         **{k: v for k, v in clusters.attrs.items() if k != SCHEMA_ATTR},
         SCHEMA_ATTR: ESTIMATES,
         "method": method,
+        **provenance,
     }
     return annotate(out)
+
+
+def _provenance(*, genie: bool, labels_used: int = 0) -> dict:
+    """What a selection used, in the attrs every estimates-1 writer sets: ``labels_used``
+    (frames whose ground truth it read), ``genie`` (1: it chose with the truth at test time)
+    and ``camera_geometry`` (``"none"``: clusters are radar-only)."""
+    return {"labels_used": int(labels_used), "genie": int(genie), "camera_geometry": "none"}
 
 
 def genie_match(clusters: xr.Dataset, truth: xr.Dataset) -> xr.Dataset:
@@ -153,16 +228,18 @@ def genie_match(clusters: xr.Dataset, truth: xr.Dataset) -> xr.Dataset:
     clusters : xarray.Dataset
         clusters-1 table (dim ``cluster``; columns ``frame``, ``x``, ``y``, ...).
     truth : xarray.Dataset
-        Any dataset with ``target_x`` and ``target_y`` (m) on dim ``frame``; its frame count
-        sets the number of rows.
+        Any dataset with ``target_x`` and ``target_y`` (m) on dim ``frame``; its frames that
+        the clusters' detector searched are the rows (module docstring).
 
     Returns
     -------
     xarray.Dataset
         estimates-1 table (dim ``frame``): the chosen cluster's columns, ``cluster`` (its
-        index, -1 for a miss) and attr ``method="genie"``. The choice minimises the x-y
-        distance ``hypot(x - target_x, y - target_y)``; a frame with no cluster, or with
-        NaN truth, is a miss (NaN row).
+        index, -1 for a miss), the truth's per-frame variables, and attrs
+        ``method="genie"``, ``genie=1``, ``labels_used`` (frames with finite truth) and
+        ``camera_geometry="none"``. The choice minimises the x-y distance
+        ``hypot(x - target_x, y - target_y)``; a frame with no cluster, or with NaN truth,
+        is a miss (NaN row).
 
     Examples
     --------
@@ -177,13 +254,17 @@ def genie_match(clusters: xr.Dataset, truth: xr.Dataset) -> xr.Dataset:
     >>> genie_match(clusters, truth)["cluster"].values.tolist()
     [1, -1, 2]
     """
-    target_x, target_y = _truth_xy(truth)
-    labels = _frames(clusters, truth=truth)
+    labels = _reported_frames([clusters], truth=truth)
+    target_x, target_y = _truth_xy(truth, labels)
     position = _positions(clusters, labels)
-    distance = np.hypot(_table_column(clusters, "x") - target_x[position],
-                        _table_column(clusters, "y") - target_y[position])
+    valid = position >= 0
+    distance = np.full(position.size, np.nan)
+    distance[valid] = np.hypot(_table_column(clusters, "x")[valid] - target_x[position[valid]],
+                               _table_column(clusters, "y")[valid] - target_y[position[valid]])
     chosen = _first_per_frame(position, distance, labels.size)
-    return _estimates(clusters, chosen, labels, method="genie", truth=truth)
+    used = int(np.sum(np.isfinite(target_x) & np.isfinite(target_y)))
+    return _estimates(clusters, chosen, labels, method="genie", truth=truth,
+                      provenance=_provenance(genie=True, labels_used=used))
 
 
 def strongest(clusters: xr.Dataset, frames=None, *, by: str = "power") -> xr.Dataset:
@@ -194,11 +275,10 @@ def strongest(clusters: xr.Dataset, frames=None, *, by: str = "power") -> xr.Dat
     clusters : xarray.Dataset
         clusters-1 table.
     frames : int or array_like of int, optional
-        Rows of the result: a frame count (frames 0, 1, ...) or the frame labels (the CSI
-        file's ``frame`` coordinate, which the table's ``frame`` column refers to). By
-        default ``range`` of the ``frame`` dimension the table carries (truth, camera),
-        else of its ``frame_count`` attr (set by :func:`radarsp.cfar.detections`), else of
-        the largest frame + 1.
+        Frames to report: a count (labels 0, 1, ...) or the labels (the CSI file's ``frame``
+        coordinate, which the table's ``frame`` column refers to); only those the table
+        searched are rows. By default the frames the table searched
+        (:func:`radarsp.frames.searched_frames`); a table that does not say is refused.
     by : str
         Column to maximise: ``"power"`` (summed linear power of the cluster),
         ``"peak_power"`` or ``"size"``.
@@ -206,8 +286,9 @@ def strongest(clusters: xr.Dataset, frames=None, *, by: str = "power") -> xr.Dat
     Returns
     -------
     xarray.Dataset
-        estimates-1 table with attr ``method="strongest"``; a frame without clusters is a
-        NaN row with ``cluster = -1``.
+        estimates-1 table with attrs ``method="strongest"``, ``genie=0``, ``labels_used=0``
+        and ``camera_geometry="none"``; a frame without clusters is a NaN row with
+        ``cluster = -1``.
 
     Examples
     --------
@@ -220,11 +301,12 @@ def strongest(clusters: xr.Dataset, frames=None, *, by: str = "power") -> xr.Dat
     >>> strongest(clusters, 3)["y"].values.tolist()
     [9.0, nan, 4.0]
     """
-    labels = _frames(clusters, frames)
+    labels = _reported_frames([clusters], frames=frames)
     position = _positions(clusters, labels)
     score = _table_column(clusters, by).astype(float)
     chosen = _first_per_frame(position, -score, labels.size)
-    return _estimates(clusters, chosen, labels, method="strongest")
+    return _estimates(clusters, chosen, labels, method="strongest",
+                      provenance=_provenance(genie=False))
 
 
 def _pairs(ra_frame: np.ndarray, rd_frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -270,16 +352,19 @@ def cross_domain_match(
     min_speed : float
         Smallest |radial velocity| of a Doppler cluster that may pair, m/s.
     truth : xarray.Dataset, optional
-        ``target_x``/``target_y`` per frame for the genie-aided choice among pairs.
+        ``target_x``/``target_y`` per frame for the genie-aided choice among pairs; its
+        frames are the ones reported.
     frames : int or array_like of int, optional
-        Frame count or labels, as in :func:`strongest`; the truth's frames when given.
+        Frame count or labels, as in :func:`strongest` (without ``truth``). Only frames both
+        tables searched are reported: a frame the Doppler detector never saw cannot pair.
 
     Returns
     -------
     xarray.Dataset
         estimates-1 table with the range-angle cluster's columns plus ``velocity`` (m/s,
         the Doppler centroid) and ``doppler_cluster``; attr ``method`` is
-        ``"cross-domain"`` or ``"cross-domain-genie"``. Frames without a pair are misses.
+        ``"cross-domain"`` or ``"cross-domain-genie"`` (with the provenance attrs of
+        :func:`strongest` or :func:`genie_match`). Frames without a pair are misses.
 
     Examples
     --------
@@ -291,18 +376,19 @@ def cross_domain_match(
     ... })
     >>> rd = xr.Dataset({"frame": ("cluster", [0, 0]), "range": ("cluster", [5.1, 9.1]),
     ...                  "velocity": ("cluster", [0.0, 2.5]), "power": ("cluster", [5.0, 1.0])})
-    >>> est = cross_domain_match(ra, rd, range_tol=0.3, min_speed=0.5)
+    >>> est = cross_domain_match(ra, rd, range_tol=0.3, min_speed=0.5, frames=1)
     >>> float(est["y"][0]), float(est["velocity"][0])
     (9.0, 2.5)
     """
     if not range_tol >= 0:
         raise ValueError(f"range_tol must be >= 0 m, got {range_tol!r}")
+    labels = _reported_frames([ra_clusters, rd_clusters], truth=truth, frames=frames)
     if truth is not None:
-        target_x, target_y = _truth_xy(truth)
-    labels = _frames(ra_clusters, frames, truth)
+        target_x, target_y = _truth_xy(truth, labels)
     n_frames = labels.size
     ra_frame = _positions(ra_clusters, labels)
     rd_frame = _positions(rd_clusters, labels)
+    rd_frame[rd_frame < 0] = -2  # rows of frames not reported (-1 on both sides) never pair
     ra_index, rd_index = _pairs(ra_frame, rd_frame)
     velocity = _table_column(rd_clusters, "velocity").astype(float)
     keep = (np.abs(_table_column(ra_clusters, "range")[ra_index]
@@ -329,4 +415,6 @@ def cross_domain_match(
     pair_velocity = np.full(n_frames, np.nan)
     pair_velocity[hit] = velocity[doppler[hit]]
     extra = {"velocity": ("frame", pair_velocity), "doppler_cluster": ("frame", doppler)}
-    return _estimates(ra_clusters, chosen, labels, method=method, truth=truth, extra=extra)
+    used = int(np.sum(np.isfinite(target_x) & np.isfinite(target_y))) if truth is not None else 0
+    return _estimates(ra_clusters, chosen, labels, method=method, truth=truth, extra=extra,
+                      provenance=_provenance(genie=truth is not None, labels_used=used))

@@ -14,53 +14,83 @@ given below.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import xarray as xr
 
 from radarsp.errors import RadarspFileError
+from radarsp.frames import align, frame_labels, source, take
 from radarsp.model import annotate
+
+#: Attrs of an estimates-1 file saying what its method used (shared by every writer):
+#: ``labels_used`` (ground-truth labels read), ``genie`` (1: the truth chose the estimate) and
+#: ``camera_geometry`` (``"none"``, or e.g. ``"pinhole intrinsics + pose"``).
+PROVENANCE_ATTRS = ("labels_used", "genie", "camera_geometry")
+
+# A bootstrap draws resamples this many values at a time (int64 draws, their ranks, a mask:
+# ~10 MB), whatever n_boot is; its statistics are counted, not kept per resample.
+_BOOT_BLOCK_VALUES = 2**19
 
 
 def _frame_values(ds: xr.Dataset, name: str) -> np.ndarray:
     if name not in ds.variables or ds[name].dims != ("frame",):
-        raise RadarspFileError(ds.encoding.get("source"), name, "expected dims (frame,)")
+        raise RadarspFileError(source(ds), name, "expected dims (frame,)")
     return ds[name].values.astype(float)
 
 
+def _carried_attrs(attrs) -> dict:
+    """The ``method`` and provenance attrs of an estimates table, as found."""
+    return {k: attrs[k] for k in ("method",) + PROVENANCE_ATTRS if k in attrs}
+
+
 def localisation_error(estimates: xr.Dataset, truth: xr.Dataset) -> xr.DataArray:
-    """Euclidean x-y error of each frame's estimate, ``hypot(x - target_x, y - target_y)``.
+    """Euclidean x-y error of each truth frame's estimate, ``hypot(x - target_x, y - target_y)``.
+
+    Estimates and truth are paired by frame label (:func:`radarsp.frames.align`), never by
+    row position: the truth's frames are evaluated, a truth frame without an estimates row is
+    a miss, and estimates for frames the truth lacks, a truth sharing no frame with the
+    estimates, or a repeated frame label are refused.
 
     Parameters
     ----------
     estimates : xarray.Dataset
         estimates-1 table (``x``, ``y`` in m on dim ``frame``; NaN for a miss).
     truth : xarray.Dataset
-        ``target_x`` and ``target_y`` (m) on dim ``frame``, same frame count.
+        ``target_x`` and ``target_y`` (m) on dim ``frame``.
 
     Returns
     -------
     xarray.DataArray
-        ``error`` (m) on dim ``frame``; NaN where the estimate is missing.
+        ``error`` (m) on the truth's ``frame`` labels, in its order; NaN where the estimate
+        is missing. Attrs: the estimates' ``method`` and provenance attrs
+        (:data:`PROVENANCE_ATTRS`), and ``frames_without_row`` (truth frames the table has
+        no row for; they are misses too).
+
+    Raises
+    ------
+    RadarspFileError
+        One line naming the file and the frame label at fault.
 
     Examples
     --------
     >>> import xarray as xr
-    >>> est = xr.Dataset({"x": ("frame", [3.0, np.nan]), "y": ("frame", [4.0, np.nan])})
-    >>> truth = xr.Dataset({"target_x": ("frame", [0.0, 0.0]), "target_y": ("frame", [0.0, 0.0])})
-    >>> localisation_error(est, truth).values.tolist()
-    [5.0, nan]
+    >>> est = xr.Dataset({"x": ("frame", [3.0, np.nan]), "y": ("frame", [4.0, np.nan])},
+    ...                  coords={"frame": [2, 0]})
+    >>> truth = xr.Dataset({"target_x": ("frame", [0.0, 0.0, 0.0]),
+    ...                     "target_y": ("frame", [0.0, 0.0, 0.0])})
+    >>> localisation_error(est, truth).values.tolist()  # frame 1 has no row: a miss
+    [nan, nan, 5.0]
     """
-    x, y = _frame_values(estimates, "x"), _frame_values(estimates, "y")
+    rows = align(estimates, truth)
+    x = take(_frame_values(estimates, "x"), rows)
+    y = take(_frame_values(estimates, "y"), rows)
     target_x, target_y = _frame_values(truth, "target_x"), _frame_values(truth, "target_y")
-    if x.size != target_x.size:
-        raise RadarspFileError(
-            truth.encoding.get("source"), "target_x",
-            f"expected {x.size} frames (as in the estimates), got {target_x.size}",
-        )
-    error = xr.DataArray(np.hypot(x - target_x, y - target_y), dims="frame", name="error")
-    if "method" in estimates.attrs:
-        error.attrs["method"] = estimates.attrs["method"]
-    error.attrs.update(units="m", long_name="Euclidean x-y localisation error")
+    error = xr.DataArray(np.hypot(x - target_x, y - target_y), dims="frame", name="error",
+                         coords={"frame": frame_labels(truth)})
+    error.attrs.update(_carried_attrs(estimates.attrs))
+    error.attrs.update(units="m", long_name="Euclidean x-y localisation error",
+                       frames_without_row=int(np.sum(rows < 0)))
     return error
 
 
@@ -72,26 +102,106 @@ def _as_errors(errors) -> np.ndarray:
     return np.where(np.isnan(values), np.inf, values)
 
 
-def _percentile(values: np.ndarray, q, axis: int = -1) -> np.ndarray:
-    """Percentiles with ``np.percentile``'s linear interpolation, where misses are +inf.
+def _interpolate(low, high, fraction):
+    """``low + (high - low) * fraction``, where ``high`` may be +inf (a miss).
 
-    ``np.percentile`` evaluates ``a + (b - a) * t``, which is NaN for ``b = inf`` even at
-    ``t = 0``; here a percentile equals the order statistic it lands on exactly, and is inf
-    only when it interpolates towards (or lands on) a miss. Shape: ``q``'s shape followed by
-    ``values``' shape without ``axis``.
+    ``np.percentile`` evaluates this, which is NaN for ``high = inf`` even at ``fraction =
+    0``; here the result is ``low`` exactly at ``fraction = 0``, and inf when it interpolates
+    towards (or lands on) a miss.
     """
-    ordered = np.sort(np.moveaxis(np.asarray(values, dtype=np.float64), axis, -1), axis=-1)
-    n = ordered.shape[-1]
-    rank = np.asarray(q, dtype=np.float64) / 100.0 * (n - 1)
-    low_index = np.floor(rank).astype(np.int64)
-    high_index = np.minimum(low_index + 1, n - 1)
-    fraction = rank - low_index
-    low = np.moveaxis(ordered[..., low_index], -1, 0) if rank.ndim else ordered[..., low_index]
-    high = np.moveaxis(ordered[..., high_index], -1, 0) if rank.ndim else ordered[..., high_index]
-    fraction = fraction.reshape(fraction.shape + (1,) * (low.ndim - fraction.ndim))
     with np.errstate(invalid="ignore"):
         between = np.where(np.isinf(high), np.inf, low + (high - low) * fraction)
     return np.where(fraction == 0, low, between)
+
+
+def _ranks(n: int, q) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Order statistics (low, high) and weight of ``np.percentile``'s linear interpolation
+    for percentiles ``q`` of ``n`` values: rank ``q / 100 * (n - 1)``."""
+    rank = np.asarray(q, dtype=np.float64) / 100.0 * (n - 1)
+    low = np.floor(rank).astype(np.int64)
+    return low, np.minimum(low + 1, n - 1), rank - low
+
+
+def _percentile(values: np.ndarray, q, axis: int = -1) -> np.ndarray:
+    """Percentiles with ``np.percentile``'s linear interpolation, where misses are +inf.
+
+    A percentile equals the order statistic it lands on exactly, and is inf only when it
+    interpolates towards (or lands on) a miss (:func:`_interpolate`). Shape: ``q``'s shape
+    followed by ``values``' shape without ``axis``.
+    """
+    ordered = np.sort(np.moveaxis(np.asarray(values, dtype=np.float64), axis, -1), axis=-1)
+    low_index, high_index, fraction = _ranks(ordered.shape[-1], q)
+    low = np.moveaxis(ordered[..., low_index], -1, 0) if np.ndim(q) else ordered[..., low_index]
+    high = np.moveaxis(ordered[..., high_index], -1, 0) if np.ndim(q) else ordered[..., high_index]
+    fraction = fraction.reshape(fraction.shape + (1,) * (low.ndim - fraction.ndim))
+    return _interpolate(low, high, fraction)
+
+
+def _weighted_percentile(values: np.ndarray, counts: np.ndarray, q) -> np.ndarray:
+    """:func:`_percentile` of the sample holding ``values[i]`` ``counts[i]`` times."""
+    order = np.argsort(values, kind="stable")
+    values, ends = values[order], np.cumsum(counts[order])
+    low_index, high_index, fraction = _ranks(int(ends[-1]), q)
+    # The value at sorted position p is the first whose cumulative count exceeds p.
+    low = values[np.searchsorted(ends, low_index, side="right")]
+    high = values[np.searchsorted(ends, high_index, side="right")]
+    return _interpolate(low, high, fraction)
+
+
+def _merge_counts(values: np.ndarray, counts: np.ndarray, new: np.ndarray):
+    """Distinct ``values`` with their ``counts``, after adding the samples ``new``."""
+    merged, inverse = np.unique(np.concatenate([values, new]), return_inverse=True)
+    weights = np.concatenate([counts, np.ones(new.size, dtype=np.int64)])
+    return merged, np.bincount(inverse, weights=weights).astype(np.int64)
+
+
+def _bootstrap(values: np.ndarray, q: np.ndarray, tails: np.ndarray, n_boot: int,
+               seed: int, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile-bootstrap bounds of the percentiles ``q`` and of the miss rate.
+
+    Equal to resampling all ``n_boot`` x n frames at once and taking the ``tails``
+    percentiles of the resamples' percentiles, but in bounded memory: resamples are drawn
+    :data:`_BOOT_BLOCK_VALUES` values at a time (the same random stream as one draw), and
+    each resample's statistics -- which can only take the finitely many values interpolated
+    between order statistics of the frames -- are counted instead of stored.
+
+    Returns
+    -------
+    bounds : ndarray, shape (2, percentile)
+        Lower and upper bound of each percentile, m.
+    miss_bounds : ndarray, shape (2,)
+        Lower and upper bound of the miss rate.
+    """
+    from tqdm.auto import tqdm
+
+    n = values.size
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)  # a resample sorted = ordered[its sorted ranks]
+    hits = int(np.isfinite(ordered).sum())  # ranks >= hits are misses
+    low_index, high_index, fraction = _ranks(n, q)
+    kth = np.unique(np.concatenate([low_index, high_index]))
+    stats = [(np.zeros(0), np.zeros(0, dtype=np.int64)) for _ in q]
+    missed = np.zeros(n + 1, dtype=np.int64)  # resamples with k misses
+    rng = np.random.default_rng(seed)
+    per_block = max(1, _BOOT_BLOCK_VALUES // n)
+    # disable=None: no bar when stderr is not a terminal (logs, pipes)
+    bar = tqdm(total=n_boot, unit="resample", desc="bootstrap", file=sys.stderr,
+               disable=None if progress else True, leave=False)
+    for start in range(0, n_boot, per_block):
+        count = min(per_block, n_boot - start)
+        ranks = rank[rng.integers(0, n, size=(count, n))]
+        missed += np.bincount((ranks >= hits).sum(axis=1), minlength=n + 1)
+        ranks.partition(kth, axis=1)
+        block = _interpolate(ordered[ranks[:, low_index]], ordered[ranks[:, high_index]],
+                             fraction)
+        stats = [_merge_counts(*stat, block[:, i]) for i, stat in enumerate(stats)]
+        bar.update(count)
+    bar.close()
+    bounds = np.stack([_weighted_percentile(*stat, tails) for stat in stats], axis=1)
+    miss_bounds = _weighted_percentile(np.arange(n + 1) / n, missed, tails)
+    return bounds, miss_bounds
 
 
 def error_summary(
@@ -101,22 +211,27 @@ def error_summary(
     n_boot: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
+    progress: bool = False,
 ) -> xr.Dataset:
     """Percentiles of the localisation error with bootstrap confidence intervals, and miss rate.
 
     Parameters
     ----------
     errors : array_like or xarray.DataArray, shape (frame,)
-        Errors in m; NaN marks a miss, which counts as an infinite error.
+        Errors in m; NaN marks a miss, which counts as an infinite error. The ``method`` and
+        provenance attrs of a DataArray (from :func:`localisation_error`) are kept.
     percentiles : sequence of float
         Percentiles to report, in % (``np.percentile`` with linear interpolation).
     n_boot : int
-        Bootstrap resamples of the frames (with replacement); 0 skips the intervals.
+        Bootstrap resamples of the frames (with replacement); 0 skips the intervals. Memory
+        does not grow with it (tens of MB of work space); time grows linearly.
     confidence : float
         Coverage of the percentile-bootstrap interval, e.g. 0.95 for the 2.5 % and 97.5 %
         quantiles of the resampled statistic.
     seed : int
         Seed of the resampling, so the same errors give the same intervals.
+    progress : bool
+        Show a progress bar of the resampling on stderr (when it is a terminal).
 
     Returns
     -------
@@ -131,6 +246,10 @@ def error_summary(
     >>> float(s["error"][0]), float(s["miss_rate"])
     (2.5, 0.25)
     """
+    if int(n_boot) != n_boot or n_boot < 0:
+        raise ValueError(f"n_boot must be an integer >= 0, got {n_boot!r}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
     values = _as_errors(errors)
     q = np.asarray(percentiles, dtype=float)
     missed = np.isinf(values)
@@ -144,19 +263,16 @@ def error_summary(
         coords={"percentile": q},
     )
     if n_boot > 0 and values.size:
-        rng = np.random.default_rng(seed)
-        sample = values[rng.integers(0, values.size, size=(int(n_boot), values.size))]
         tails = 100 * np.array([(1 - confidence) / 2, (1 + confidence) / 2])
-        boot = _percentile(sample, q, axis=1)  # (percentile, n_boot)
-        bounds = _percentile(boot, tails, axis=1)  # (2, percentile)
+        bounds, miss_bounds = _bootstrap(values, q, tails, int(n_boot), seed, progress)
         out["error_low"] = ("percentile", bounds[0])
         out["error_high"] = ("percentile", bounds[1])
-        miss_bounds = np.percentile(np.isinf(sample).mean(axis=1), tails)
         out["miss_rate_low"] = miss_bounds[0]
         out["miss_rate_high"] = miss_bounds[1]
     for name in ("error", "error_low", "error_high"):
         if name in out:
             out[name].attrs["units"] = "m"
+    out.attrs.update(_carried_attrs(getattr(errors, "attrs", {})))
     out.attrs.update(n_boot=int(n_boot), confidence=float(confidence), seed=int(seed))
     return annotate(out)
 
@@ -283,7 +399,8 @@ def label_deviation(estimates: xr.Dataset, truth: xr.Dataset, *, bins: int = 32,
     estimates : xarray.Dataset
         ``range`` (m) and ``angle`` (rad) per frame (NaN rows are left out).
     truth : xarray.Dataset
-        ``target_range`` and ``target_angle`` per frame.
+        ``target_range`` and ``target_angle`` per frame; paired with the estimates by frame
+        label as in :func:`localisation_error` (truth frames without a row are left out).
     bins, alpha
         Histogram bins and smoothing of :func:`kl_divergence` / :func:`mutual_information`.
 
@@ -293,14 +410,15 @@ def label_deviation(estimates: xr.Dataset, truth: xr.Dataset, *, bins: int = 32,
         ``wasserstein`` (m for range, rad for angle), ``kl_divergence`` and
         ``mutual_information`` (nats) on dim ``quantity`` = ("range", "angle").
     """
-    rows = {"wasserstein": [], "kl_divergence": [], "mutual_information": []}
+    rows = align(estimates, truth)
+    table = {"wasserstein": [], "kl_divergence": [], "mutual_information": []}
     for quantity in ("range", "angle"):
         gt = _frame_values(truth, f"target_{quantity}")
-        est = _frame_values(estimates, quantity)
-        rows["wasserstein"].append(wasserstein(gt, est))
-        rows["kl_divergence"].append(kl_divergence(gt, est, bins=bins, alpha=alpha))
-        rows["mutual_information"].append(mutual_information(gt, est, bins=bins))
-    out = xr.Dataset({k: ("quantity", v) for k, v in rows.items()},
+        est = take(_frame_values(estimates, quantity), rows)
+        table["wasserstein"].append(wasserstein(gt, est))
+        table["kl_divergence"].append(kl_divergence(gt, est, bins=bins, alpha=alpha))
+        table["mutual_information"].append(mutual_information(gt, est, bins=bins))
+    out = xr.Dataset({k: ("quantity", v) for k, v in table.items()},
                      coords={"quantity": ["range", "angle"]})
     out["kl_divergence"].attrs["units"] = "nat"
     out["mutual_information"].attrs["units"] = "nat"
@@ -315,24 +433,71 @@ def _ordinal(q: float) -> str:
     return f"{q}{suffix}"
 
 
+def _integer(value) -> int | None:
+    """``value`` as an int when it is one (a number or a numeric string), else None."""
+    try:
+        number = float(np.asarray(value).item())
+    except (TypeError, ValueError):
+        return None
+    return int(number) if np.isfinite(number) and number == int(number) else None
+
+
+def provenance(attrs) -> tuple[str, str]:
+    """What a method used, for the ``labels`` and ``camera`` columns of :func:`summary_table`.
+
+    Parameters
+    ----------
+    attrs : mapping
+        Attrs of an estimates-1 file (or of :func:`localisation_error` /
+        :func:`error_summary` results, which keep them): see :data:`PROVENANCE_ATTRS`.
+
+    Returns
+    -------
+    labels : str
+        ``"genie"`` for a genie-aided selection (attr ``genie`` = 1), else the number of
+        ground-truth labels used (attr ``labels_used``), else ``"unknown"``.
+    camera : str
+        The ``camera_geometry`` attr (``"none"``, ``"pinhole intrinsics + pose"``, ...), or
+        ``"unknown"``.
+
+    Examples
+    --------
+    >>> provenance({"genie": 1, "labels_used": 300, "camera_geometry": "none"})
+    ('genie', 'none')
+    >>> provenance({"labels_used": 0}), provenance({})
+    (('0', 'unknown'), ('unknown', 'unknown'))
+    """
+    if _integer(attrs.get("genie")) == 1 or str(attrs.get("genie", "")).lower() == "true":
+        labels = "genie"
+    elif "labels_used" in attrs:
+        used = _integer(attrs["labels_used"])
+        labels = str(used) if used is not None else str(attrs["labels_used"])
+    else:
+        labels = "unknown"
+    camera = str(attrs["camera_geometry"]) if "camera_geometry" in attrs else "unknown"
+    return labels, camera
+
+
 def summary_table(summaries: dict[str, xr.Dataset]) -> str:
     """Format :func:`error_summary` results as a plain-text table, one method per row.
 
-    Columns: frames, each percentile in m with its bootstrap interval ``[low, high]`` when
-    computed, and the miss rate in %.
+    Columns: what the method used (:func:`provenance`: ``labels`` and ``camera``), frames,
+    each percentile in m with its bootstrap interval ``[low, high]`` when computed, and the
+    miss rate in %.
 
     Examples
     --------
     >>> print(summary_table({"genie": error_summary([1.0, 2.0, np.nan], n_boot=0)}))
-    method  frames  50th %ile (m)  90th %ile (m)  miss rate
-    genie        3           2.00            inf     33.3 %
+    method  labels   camera  frames  50th %ile (m)  90th %ile (m)  miss rate
+    genie   unknown  unknown      3           2.00            inf     33.3 %
     """
-    header = ["method", "frames"]
+    header = ["method", "labels", "camera", "frames"]
+    left = len(header) - 1  # text columns are left-aligned, numbers right-aligned
     rows = []
     for name, summary in summaries.items():
-        row = [str(name), str(int(summary["frames"]))]
+        row = [str(name), *provenance(summary.attrs), str(int(summary["frames"]))]
         for i, q in enumerate(summary["percentile"].values):
-            if len(rows) == 0 and len(header) < 2 + summary.sizes["percentile"]:
+            if len(rows) == 0 and len(header) < 4 + summary.sizes["percentile"]:
                 header.append(f"{_ordinal(q)} %ile (m)")
             cell = f"{float(summary['error'][i]):.2f}"
             if "error_low" in summary:
@@ -345,7 +510,7 @@ def summary_table(summaries: dict[str, xr.Dataset]) -> str:
     widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
     lines = []
     for row in [header] + rows:
-        cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:],
-                                                                          strict=True)]
-        lines.append("  ".join(cells))
+        cells = [c.ljust(w) if i < left else c.rjust(w)
+                 for i, (c, w) in enumerate(zip(row, widths, strict=True))]
+        lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)

@@ -78,6 +78,7 @@ ATTRS: dict[str, dict[str, str]] = {
     "y_extent": {"units": "m", "long_name": "y spread (max - min) of the cluster"},
     "velocity_extent": {"units": "m/s", "long_name": "radial velocity spread of the cluster"},
     "label": {"units": "1", "long_name": "cluster index of the detection (-1: noise)"},
+    "searched_frame": {"units": "1", "long_name": "label of a frame the detector searched"},
     # radarsp.metrics
     "error": {"units": "m", "long_name": "Euclidean x-y localisation error"},
     "percentile": {"units": "%", "long_name": "error percentile"},

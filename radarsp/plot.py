@@ -18,6 +18,7 @@ import numpy as np
 import xarray as xr
 
 from radarsp.errors import RadarspFileError
+from radarsp.frames import align, describe, frame_labels, locate, searched_frames, source
 from radarsp.geometry import polar_to_cartesian
 
 View = Literal["polar", "cartesian", "both"]
@@ -50,28 +51,38 @@ def _edges(centres: np.ndarray) -> np.ndarray:
     return np.r_[2 * centres[0] - middle[0], middle, 2 * centres[-1] - middle[-1]]
 
 
-def _rows(table: xr.Dataset | None, frame, dim: str) -> xr.Dataset | None:
-    """Rows of a detections/clusters table whose ``frame`` column equals ``frame``."""
+def _rows(table: xr.Dataset | None, label, dim: str) -> xr.Dataset | None:
+    """Rows of a detections/clusters table whose ``frame`` column equals ``label``.
+
+    A table that says which frames it searched (:func:`radarsp.frames.searched_frames`) and
+    never searched this one is refused: drawing no detections would say none were found.
+    """
     if table is None:
         return None
     if "frame" not in table.variables or table["frame"].dims != (dim,):
-        raise RadarspFileError(table.encoding.get("source"), "frame", f"expected dims ({dim},)")
-    return table.isel({dim: np.flatnonzero(table["frame"].values == frame)})
+        raise RadarspFileError(source(table), "frame", f"expected dims ({dim},)")
+    searched, _ = searched_frames(table)
+    if searched is not None and locate([label], searched)[0] < 0:
+        raise RadarspFileError(source(table), "frame",
+                               f"frame {label} of the heatmap was never searched (the table "
+                               f"covers {describe(searched)}); expected the table of this "
+                               "heatmap")
+    return table.isel({dim: np.flatnonzero(locate(table["frame"].values, [label]) >= 0)})
 
 
-def _estimate_row(table: xr.Dataset, label) -> xr.Dataset | None:
-    """The row of an estimates table (dim ``frame``) whose frame label is ``label``, or None.
+def _estimate_rows(tables: Mapping[str, xr.Dataset], heatmap: xr.Dataset,
+                   frame: int) -> dict[str, xr.Dataset | None]:
+    """Each estimates table's row for heatmap frame position ``frame``, matched by frame label.
 
-    Labels are the table's ``frame`` coordinate (positions 0, 1, ... without one), so a table
-    covering other or fewer frames than the heatmap is matched by frame, not by position.
+    Tables may cover other or fewer frames than the heatmap (no star where a table lacks the
+    frame), but a table sharing no frame with the heatmap, or repeating a label, is refused
+    (:func:`radarsp.frames.align`).
     """
-    if "frame" not in table.dims:
-        raise RadarspFileError(table.encoding.get("source"), "frame",
-                               "expected an estimates table with dim (frame,)")
-    labels = (table["frame"].values if "frame" in table.coords
-              else np.arange(table.sizes["frame"]))
-    found = np.flatnonzero(labels == label)
-    return table.isel(frame=int(found[0])) if found.size else None
+    rows = {}
+    for name, table in tables.items():
+        row = align(table, heatmap, extra="ignore")[frame]
+        rows[name] = table.isel(frame=int(row)) if row >= 0 else None
+    return rows
 
 
 def _points(table: xr.Dataset, polar: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -90,7 +101,8 @@ def _truth_point(heatmap: xr.Dataset, frame: int):
     return None
 
 
-def _draw(ax, heatmap, frame, *, polar, detections, clusters, estimates, truth, dynamic_range):
+def _draw(ax, heatmap, frame, *, polar, detections, clusters, estimate_rows, truth,
+          dynamic_range):
     power = np.asarray(heatmap["power"].isel(frame=frame).transpose("range", "angle").values,
                        dtype=float)
     db = 10 * np.log10(np.maximum(power, np.finfo(float).tiny) / max(power.max(), 1e-300))
@@ -110,16 +122,15 @@ def _draw(ax, heatmap, frame, *, polar, detections, clusters, estimates, truth, 
         ax.set_ylabel("y (m)")
         ax.set_aspect("equal")
     ax.figure.colorbar(mesh, ax=ax, label="power (dB re frame peak)")
-    # Table rows name frames by the heatmap's frame coordinate (0, 1, ... unless offset).
-    label = heatmap["frame"].values[frame] if "frame" in heatmap.coords else frame
+    # Table rows name frames by the heatmap's frame label (0, 1, ... unless offset).
+    label = frame_labels(heatmap)[frame]
     rows = _rows(detections, label, "detection")
     if rows is not None and rows.sizes["detection"]:
         ax.scatter(*_points(rows, polar), label="CFAR detections", **_STYLE["detections"])
     rows = _rows(clusters, label, "cluster")
     if rows is not None and rows.sizes["cluster"]:
         ax.scatter(*_points(rows, polar), label="cluster centroids", **_STYLE["clusters"])
-    for colour, (name, table) in zip(itertools.cycle(_ESTIMATE_COLOURS), estimates.items()):
-        row = _estimate_row(table, label)
+    for colour, (name, row) in zip(itertools.cycle(_ESTIMATE_COLOURS), estimate_rows.items()):
         if row is None:  # the table has no estimate for this frame
             continue
         u, v = _points(row, polar)
@@ -157,10 +168,12 @@ def plot_heatmap(
         Frame position along ``frame`` (tables are matched on the heatmap's ``frame``
         coordinate at that position).
     detections, clusters : xarray.Dataset, optional
-        detections-1 / clusters-1 tables; the rows of ``frame`` are drawn as dots / crosses.
+        detections-1 / clusters-1 tables; the rows of ``frame`` are drawn as dots / crosses
+        (a table that records its searched frames and never searched this one is refused).
     estimate : xarray.Dataset or mapping of name to Dataset, optional
         estimates-1 table(s); each frame's estimate is a star (labelled by attr ``method``),
-        matched by frame label like the other tables (none drawn if the table lacks it).
+        matched by frame label like the other tables (none drawn if the table lacks the
+        frame; a table sharing no frame with the heatmap is refused).
     truth : bool
         Mark ``target_range``/``target_angle`` of the heatmap (if it carries them).
     view : {"polar", "cartesian", "both"}
@@ -198,6 +211,7 @@ def plot_heatmap(
         estimates = {estimate.attrs.get("method", "estimate"): estimate}
     else:
         estimates = dict(estimate)
+    estimate_rows = _estimate_rows(estimates, heatmap, frame)
     views = ("polar", "cartesian") if view == "both" else (view,)
     if ax is not None:
         if len(views) != 1:
@@ -210,7 +224,8 @@ def plot_heatmap(
         axes = list(axes[0])
     for axis, name in zip(axes, views, strict=True):
         _draw(axis, heatmap, frame, polar=name == "polar", detections=detections,
-              clusters=clusters, estimates=estimates, truth=truth, dynamic_range=dynamic_range)
+              clusters=clusters, estimate_rows=estimate_rows, truth=truth,
+              dynamic_range=dynamic_range)
         axis.set_title(f"frame {frame} ({name})")
     return fig
 

@@ -216,36 +216,43 @@ def frame_sequences(ds: xr.Dataset) -> np.ndarray:
 
 
 def truth_cells(ds: xr.Dataset, grid: Grid) -> np.ndarray:
-    """Ground-truth target positions as model-grid cells, shape (n_frame, 2) ``(row, col)``."""
+    """Ground-truth target positions as model-grid cells, shape (n_frame, 2) ``(row, col)``,
+    one per frame of ``ds`` in its order (the truth ``ds`` carries, so no alignment)."""
     for name in ("target_range", "target_angle"):
-        if name not in ds.variables:
+        if name not in ds.variables or ds[name].dims != ("frame",):
             raise RadarspFileError(ds.encoding.get("source"), name,
-                                   "ground truth needed for supervised training, not in file")
+                                   "ground truth with dims (frame,) needed for supervised "
+                                   "training or calibration, not in file")
     row, col = grid.from_polar(ds["target_range"].values, ds["target_angle"].values)
     return np.stack([row, col], axis=-1).astype(np.float32)
 
 
 def estimate_cells(estimates: xr.Dataset, ds: xr.Dataset, grid: Grid) -> np.ndarray:
-    """Positions of an estimates-1 table as model-grid cells aligned with the frames of ``ds``.
+    """Positions of an estimates-1 table as model-grid cells, one per frame of ``ds``.
 
-    Frames of ``ds`` without a row in ``estimates`` (or with NaN) get NaN.
+    Rows meet frames by frame label (:func:`radarsp.frames.align`): frames of ``ds`` without
+    a row (or with NaN) get NaN (unlabelled); rows for frames ``ds`` lacks are left out (a
+    label file of a whole set may train on a subset of it); a table sharing no frame with
+    ``ds``, or repeating a label, is refused.
     """
-    cells = np.full((ds.sizes["frame"], 2), np.nan, dtype=np.float32)
-    row, col = grid.from_polar(estimates["range"].values, estimates["angle"].values)
-    frames = frame_values(ds)
-    lookup = {int(f): i for i, f in enumerate(frames)}
-    for f, r, c in zip(np.asarray(estimates["frame"].values), row, col, strict=True):
-        i = lookup.get(int(f))
-        if i is not None:
-            cells[i] = (r, c)
-    return cells
+    from radarsp.frames import align, take
+
+    for name in ("range", "angle"):
+        if name not in estimates.variables or estimates[name].dims != ("frame",):
+            raise RadarspFileError(estimates.encoding.get("source"), name,
+                                   "expected a column with dims (frame,)")
+    rows = align(estimates, ds, extra="ignore")
+    row, col = grid.from_polar(take(estimates["range"].values, rows),
+                               take(estimates["angle"].values, rows))
+    return np.stack([row, col], axis=-1).astype(np.float32)
 
 
 def frame_values(ds: xr.Dataset) -> np.ndarray:
-    """The ``frame`` coordinate values (file frame ids), or 0..n-1 without a coordinate."""
-    if "frame" in ds.coords:
-        return np.asarray(ds["frame"].values)
-    return np.arange(ds.sizes["frame"])
+    """The frame labels of ``ds`` (:func:`radarsp.frames.frame_labels`: its ``frame``
+    coordinate, or 0..n-1 without one; repeated labels refused)."""
+    from radarsp.frames import frame_labels
+
+    return frame_labels(ds)
 
 
 def estimates_dataset(

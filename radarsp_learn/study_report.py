@@ -224,6 +224,7 @@ def _dim_sweep(scores: _Scores, config, study) -> dict[str, list]:
 
 
 def _mask_iou(study) -> dict[str, str]:
+    from radarsp.frames import align, take
     from radarsp.io import open_heatmap
     from radarsp_learn.masks import box_iou
 
@@ -232,8 +233,10 @@ def _mask_iou(study) -> dict[str, str]:
     for source in ("background", "noise"):
         path = study.root / "data" / f"train-{source}.nc"
         if path.exists() and truth_path.exists():
-            iou = box_iou(open_heatmap(path)["target_box"].values,
-                          open_heatmap(truth_path)["target_box"].values)
+            masked, truth = open_heatmap(path), open_heatmap(truth_path)
+            # estimated boxes meet the true ones by frame label
+            boxes = take(masked["target_box"].values, align(masked, truth))
+            iou = box_iou(boxes, truth["target_box"].values)
             out[source] = f"{np.median(iou):.2f} median, {100 * np.mean(iou > 0.5):.0f} % > 0.5"
     return out
 

@@ -420,7 +420,9 @@ def detections(result: xr.Dataset, power: xr.DataArray | None = None) -> xr.Data
         result the table adds a ``velocity`` column (m/s) and ``angle``, ``x`` and ``y`` are
         NaN, so the file is still a valid ``detections-1`` table. Attrs:
         ``radarsp_schema="detections-1"``, the ``cfar_*`` settings of ``result`` and
-        ``frame_count`` (frames searched, so frames without detections are known).
+        ``frame_count``; coordinate ``searched_frame`` (dim ``searched_frame``): the labels
+        of the frames searched, so frames without detections are known
+        (:func:`radarsp.frames.searched_frames`).
 
     Notes
     -----
@@ -481,8 +483,19 @@ def detections(result: xr.Dataset, power: xr.DataArray | None = None) -> xr.Data
     attrs = {k: v for k, v in result.attrs.items() if k.startswith("cfar_")}
     attrs["frame_count"] = np.int32(mask.shape[0])
     attrs[model.SCHEMA_ATTR] = model.DETECTIONS
-    table_ds = xr.Dataset({c: ("detection", np.asarray(table[c])) for c in columns}, attrs=attrs)
+    table_ds = xr.Dataset({c: ("detection", np.asarray(table[c])) for c in columns},
+                          coords={"searched_frame": _searched_frames(detected)}, attrs=attrs)
     return model.annotate(table_ds)
+
+
+def _searched_frames(detected: xr.DataArray) -> np.ndarray:
+    """Labels of the frames searched (the map's ``frame`` coordinate; 0, 1, ... without one),
+    so a frame without detections is told apart from one never searched."""
+    if "frame" not in detected.dims:
+        return np.zeros(1, dtype=np.int64)
+    if "frame" in detected.coords:
+        return np.asarray(detected["frame"].values)
+    return np.arange(detected.sizes["frame"])
 
 
 def _detections_by_chunk(result: xr.Dataset, power: xr.DataArray | None) -> xr.Dataset:
@@ -500,9 +513,10 @@ def _detections_by_chunk(result: xr.Dataset, power: xr.DataArray | None) -> xr.D
         # the (detected, snr, power) maps of only that chunk are materialised at a time
         parts.append(dask.delayed(detections)(result.isel(frame=block), block_power))
     tables = dask.compute(*parts)
-    table = xr.concat(tables, dim="detection", data_vars="all", combine_attrs="override")
+    table = xr.concat([t.drop_vars("searched_frame") for t in tables], dim="detection",
+                      data_vars="all", combine_attrs="override")
     table.attrs["frame_count"] = np.int32(result.sizes["frame"])
-    return table
+    return model.annotate(table.assign_coords(searched_frame=_searched_frames(detected)))
 
 
 def _coordinate(data: xr.DataArray, dim: str) -> np.ndarray:

@@ -65,4 +65,5 @@ def test_evaluate_without_truth_names_the_missing_variable_and_truth_option(file
     # with --truth the same file evaluates
     out = run("evaluate", estimates, "--truth", files / "scenes.nc", "--n-boot", "0")
     assert out.exit_code == 0, out.output
-    assert out.stdout.splitlines()[0].split()[:3] == ["method", "frames", "50th"]
+    assert out.stdout.splitlines()[0].split()[:5] == ["method", "labels", "camera", "frames",
+                                                      "50th"]

@@ -85,12 +85,15 @@ def test_cluster_match_evaluate_plot_chain(files):
               "--truth", files / "scenes.nc", "--plot", files / "cdf.png", "--n-boot", "50")
     assert out.exit_code == 0, out.output
     lines = out.stdout.splitlines()
-    assert lines[0].split()[:3] == ["method", "frames", "50th"]
+    assert lines[0].split()[:5] == ["method", "labels", "camera", "frames", "50th"]
     genie_row = next(line for line in lines if line.startswith("genie"))
     strongest_row = next(line for line in lines if line.startswith("strongest"))
+    # what each used: the genie read the truth, strongest no labels; neither a camera
+    assert genie_row.split()[1:4] == ["genie", "none", "4"]
+    assert strongest_row.split()[1:4] == ["0", "none", "4"]
     # one frame in four is empty: a 25 % miss rate for both; genie is right to within a metre
     assert genie_row.endswith("25.0 %") and strongest_row.endswith("25.0 %")
-    assert float(genie_row.split()[2]) < 1.0 < float(strongest_row.split()[2])
+    assert float(genie_row.split()[4]) < 1.0 < float(strongest_row.split()[4])
     assert (files / "cdf.png").read_bytes()[:4] == b"\x89PNG"
 
     out = run("plot", files / "heatmap.nc", "--frame", "1", "--detections",
@@ -209,7 +212,7 @@ def test_pipeline_writes_every_file_and_finds_the_target(tmp_path):
         assert open_dataset(run_dir / name).attrs["radarsp_schema"] == schema
     genie_row = next(line for line in out.stdout.splitlines() if line.startswith("genie"))
     # a lone point target in weak noise: genie finds it to within about a range bin (2.3 m)
-    assert float(genie_row.split()[2]) < 2.5 and genie_row.endswith(" 0.0 %")
+    assert float(genie_row.split()[4]) < 2.5 and genie_row.endswith(" 0.0 %")
     # a non-empty run directory is refused without --force, accepted with it
     again = run(*args)
     assert again.exit_code == 1 and "not empty" in again.stderr

@@ -95,19 +95,31 @@ def test_strongest_picks_highest_power_and_counts_frames():
         expected = members[np.argmax(power[members])] if members.size else -1
         assert est["cluster"].values[f] == expected
     assert est["cluster"].values[7] == -1
+    assert est.attrs["genie"] == 0 and est.attrs["labels_used"] == 0
+    assert est.attrs["camera_geometry"] == "none"
+    # frames 8 and 9 were never searched (the table covers 8): not reported, not misses
     by_size = strongest(clusters, 10, by="size")
-    assert by_size.sizes["frame"] == 10
+    assert by_size["frame"].values.tolist() == list(range(8))
     size = clusters["size"].values
-    for f in range(10):
+    for f in range(8):
         members = np.flatnonzero(frame == f)
         expected = members[np.argmax(size[members])] if members.size else -1
         assert by_size["cluster"].values[f] == expected
 
 
-def test_frame_index_beyond_truth_is_a_file_error():
+def test_frames_the_truth_lacks_are_not_reported_and_no_shared_frame_is_an_error():
     clusters = make_clusters(4, seed=0)
-    with pytest.raises(RadarspFileError, match="frame"):
-        strongest(clusters, 2)
+    # the truth (or the frames asked for) decides which searched frames are evaluated
+    assert strongest(clusters, 2)["frame"].values.tolist() == [0, 1]
+    short = truth_of(clusters).isel(frame=[3, 1]).assign_coords(frame=[3, 1])
+    est = genie_match(clusters, short)
+    assert est["frame"].values.tolist() == [3, 1]
+    np.testing.assert_array_equal(est["cluster"],
+                                  genie_match(clusters, truth_of(clusters))["cluster"][[3, 1]])
+    np.testing.assert_array_equal(est["target_x"], short["target_x"])
+    assert est.attrs["labels_used"] == 2 and est.attrs["genie"] == 1
+    with pytest.raises(RadarspFileError, match="none of them among the truth's frames"):
+        genie_match(clusters, short.assign_coords(frame=[7, 8]))
     with pytest.raises(RadarspFileError, match="target_y"):
         genie_match(clusters, truth_of(clusters).drop_vars("target_y"))
 
@@ -197,5 +209,109 @@ def test_frame_column_refers_to_the_truth_frame_coordinate():
         "cluster"])
     by_labels = strongest(shifted, [30, 31, 32])
     np.testing.assert_array_equal(by_labels["cluster"], strongest(clusters, 3)["cluster"])
-    with pytest.raises(RadarspFileError, match="frame 30 is not among"):
+    with pytest.raises(RadarspFileError, match="30..32, none of them among the frames asked"):
         strongest(shifted, 3)
+
+
+def cfar_clusters(labels, *, chunk=None, seed=0):
+    """Real CFAR + DBSCAN clusters of random maps with frame labels ``labels``; a strong
+    point target in every frame but the second (which has no detections at all)."""
+    from radarsp.cfar import cfar, detections
+    from radarsp.cluster import cluster
+
+    rng = np.random.default_rng(seed)
+    values = rng.exponential(1.0, (len(labels), 40, 16))
+    values[np.arange(len(labels)) != 1, 20, 8] = 1e6
+    power = xr.DataArray(values, dims=("frame", "range", "angle"),
+                         coords={"frame": labels, "range": np.arange(40) * 0.5 + 1.0,
+                                 "angle": np.linspace(-1, 1, 16)})
+    source = power.chunk({"frame": chunk}) if chunk else power
+    table = detections(cfar(source, guard=(1, 1), train=(4, 4), pfa=1e-9), power)
+    return cluster(table, eps=(1.0, 1.0), min_samples=1)
+
+
+@pytest.mark.parametrize("chunk", [None, 2])
+def test_cfar_records_the_frames_searched(chunk):
+    labels = [40, 41, 42, 43, 44]
+    clusters = cfar_clusters(labels, chunk=chunk)
+    assert clusters["searched_frame"].values.tolist() == labels
+    assert 41 not in clusters["frame"].values  # the frame without detections
+    # a truth far longer than the frames searched: only the searched frames are reported
+    truth = xr.Dataset({"target_x": ("frame", np.zeros(100)),
+                        "target_y": ("frame", np.full(100, 11.0))})
+    est = genie_match(clusters, truth)
+    assert est["frame"].values.tolist() == labels
+    assert est["cluster"].values[1] == -1 and (est["cluster"].values[[0, 2, 3, 4]] >= 0).all()
+    assert est.attrs["labels_used"] == 5 and est.attrs["genie"] == 1
+    assert strongest(clusters)["frame"].values.tolist() == labels
+
+
+def test_frame_count_without_labels_is_used_only_when_it_names_the_frames():
+    clusters = make_clusters(4, seed=8, empty=(3,)).drop_vars(["target_x", "target_y"])
+    clusters.attrs["frame_count"] = 4
+    truth = xr.Dataset({"target_x": ("frame", np.zeros(9)), "target_y": ("frame", np.ones(9))})
+    # rows in frames 0..2 of 4 searched: the frames are 0..3, and frames 4..8 are not misses
+    assert genie_match(clusters, truth)["frame"].values.tolist() == [0, 1, 2, 3]
+    # labelled 50.. the count no longer says which frames: a longer truth is ambiguous
+    shifted = clusters.assign_coords(frame=("cluster", clusters["frame"].values + 50))
+    with pytest.raises(RadarspFileError, match="does not say which"):
+        genie_match(shifted, truth.assign_coords(frame=np.arange(50, 59)))
+    # ... and a truth of just those frames is fine
+    est = genie_match(shifted, truth.isel(frame=slice(0, 4)).assign_coords(frame=[50, 51, 52,
+                                                                                 53]))
+    assert est["frame"].values.tolist() == [50, 51, 52, 53]
+    # no record at all: strongest needs to be told the frames
+    bare = clusters.copy()
+    del bare.attrs["frame_count"]
+    with pytest.raises(RadarspFileError, match="does not say which frames were searched"):
+        strongest(bare)
+    assert strongest(bare, 4)["cluster"].values[3] == -1
+
+
+def test_a_record_that_contradicts_itself_or_the_rows_is_refused():
+    clusters = make_clusters(4, seed=9).drop_vars(["target_x", "target_y"])
+    labelled = clusters.assign_coords(searched_frame=[0, 1, 2, 3])
+    with pytest.raises(RadarspFileError, match="frame_count says 5"):
+        strongest(labelled.assign_attrs(frame_count=5))
+    with pytest.raises(RadarspFileError, match="searched_frame.*frame label 1 appears 2"):
+        strongest(clusters.assign_coords(searched_frame=[0, 1, 1, 3]))
+    frame = clusters["frame"].values
+    with pytest.raises(RadarspFileError, match="which is not among the frames searched"):
+        strongest(labelled.assign_coords(frame=("cluster", np.where(frame == 0, 9, frame))))
+    with pytest.raises(RadarspFileError, match="frame_count"):
+        strongest(clusters.assign_attrs(frame_count="many"))
+
+
+def test_cross_domain_reports_only_frames_both_detectors_searched():
+    ra = make_clusters(6, seed=10).drop_vars(["target_x", "target_y"])
+    ra = ra.assign_coords(searched_frame=np.arange(6))
+    rd = rd_table([0, 2, 4], [5.0, 6.0, 7.0], [1.0, 1.0, 1.0]).assign_coords(
+        searched_frame=[0, 1, 2, 3, 4])
+    est = cross_domain_match(ra, rd, range_tol=100.0)
+    assert est["frame"].values.tolist() == [0, 1, 2, 3, 4]  # frame 5: no Doppler map
+    assert (est["cluster"].values[[1, 3]] == -1).all()
+    assert est.attrs["genie"] == 0 and est.attrs["camera_geometry"] == "none"
+    truth = xr.Dataset({"target_x": ("frame", np.zeros(3)), "target_y": ("frame", np.ones(3))},
+                       coords={"frame": [4, 2, 9]})
+    genie = cross_domain_match(ra, rd, range_tol=100.0, truth=truth)
+    assert genie["frame"].values.tolist() == [4, 2]
+    assert genie.attrs["genie"] == 1 and genie.attrs["labels_used"] == 2
+
+
+def test_carried_truth_follows_frame_labels():
+    from radarsp.match import carry_truth
+
+    clusters = make_clusters(5, seed=11)
+    truth = truth_of(clusters).assign_coords(frame=np.arange(5))
+    shuffled = truth.isel(frame=[3, 0, 4, 1, 2])
+    est = genie_match(clusters, shuffled)
+    assert est["frame"].values.tolist() == [3, 0, 4, 1, 2]
+    np.testing.assert_array_equal(est["target_x"], shuffled["target_x"])
+    np.testing.assert_array_equal(est["cluster"],
+                                  genie_match(clusters, truth)["cluster"].values[[3, 0, 4, 1, 2]])
+    plain = strongest(clusters.drop_vars(["target_x", "target_y"]), 5)
+    carried = carry_truth(plain, shuffled)
+    np.testing.assert_array_equal(carried["target_x"], truth["target_x"])
+    with pytest.raises(RadarspFileError, match="no truth for frame 4"):
+        carry_truth(strongest(clusters.drop_vars(["target_x", "target_y"]), 5),
+                    truth.isel(frame=slice(0, 4)))

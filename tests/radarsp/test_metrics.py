@@ -32,13 +32,36 @@ def test_localisation_error_by_hand():
     assert error.attrs["units"] == "m" and error.attrs["method"] == "genie"
 
 
-def test_localisation_error_frame_count_mismatch():
+def test_localisation_error_pairs_by_frame_label_not_position():
+    rng = np.random.default_rng(2)
+    truth = xr.Dataset({"target_x": ("frame", rng.uniform(-5, 5, 20)),
+                        "target_y": ("frame", rng.uniform(5, 30, 20))},
+                       coords={"frame": np.arange(100, 120)})
+    est = xr.Dataset({"x": truth["target_x"] + 3.0, "y": truth["target_y"] + 4.0},
+                     attrs={"method": "m", "labels_used": 0})
+    reverse = est.isel(frame=slice(None, None, -1))
+    np.testing.assert_allclose(localisation_error(est, truth), 5.0)
+    np.testing.assert_allclose(localisation_error(reverse, truth), 5.0)
+    # a truth frame without a row is a miss, recorded as such
+    error = localisation_error(est.isel(frame=slice(5, None)), truth)
+    assert np.isnan(error.values[:5]).all() and error.attrs["frames_without_row"] == 5
+    np.testing.assert_array_equal(error["frame"], truth["frame"])
+    assert error.attrs["method"] == "m" and error.attrs["labels_used"] == 0
+
+
+def test_localisation_error_refuses_foreign_frames_and_repeated_labels():
     from radarsp.errors import RadarspFileError
 
-    est = xr.Dataset({"x": ("frame", [0.0]), "y": ("frame", [0.0])})
     truth = xr.Dataset({"target_x": ("frame", [0.0, 1.0]), "target_y": ("frame", [0.0, 1.0])})
-    with pytest.raises(RadarspFileError, match="expected 1 frames"):
+    est = xr.Dataset({"x": ("frame", [0.0, 0.0, 0.0]), "y": ("frame", [0.0, 0.0, 0.0])})
+    with pytest.raises(RadarspFileError, match=r"1 of its 3 frames are not in .* frame 2"):
         localisation_error(est, truth)
+    with pytest.raises(RadarspFileError, match="shares no frame"):
+        localisation_error(est.assign_coords(frame=[7, 8, 9]), truth)
+    with pytest.raises(RadarspFileError, match="frame label 1 appears 2 times"):
+        localisation_error(est.assign_coords(frame=[0, 1, 1]), truth)
+    with pytest.raises(RadarspFileError, match="frame label 0 appears 2 times"):
+        localisation_error(est.isel(frame=[0, 1]), truth.assign_coords(frame=[0, 0]))
 
 
 def test_percentiles_count_misses_as_infinite():
@@ -161,3 +184,105 @@ def test_frame_without_detections_is_a_miss_end_to_end():
     assert float(summary["miss_rate"]) == pytest.approx(1 / 3)
     # sorted [0, 1, miss]: the median is the 1 m frame, the 90th falls among the misses
     np.testing.assert_allclose(summary["error"].values, [1.0, np.inf])
+
+
+def _bootstrap_all_at_once(values, q, n_boot, seed, confidence=0.95):
+    """The obvious bootstrap: every resample in memory at once, then percentiles of them."""
+    from radarsp.metrics import _as_errors, _percentile
+
+    values = _as_errors(values)
+    rng = np.random.default_rng(seed)
+    sample = values[rng.integers(0, values.size, size=(n_boot, values.size))]
+    tails = 100 * np.array([(1 - confidence) / 2, (1 + confidence) / 2])
+    bounds = _percentile(_percentile(sample, q, axis=1), tails, axis=1)
+    return bounds, np.percentile(np.isinf(sample).mean(axis=1), tails)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.one_of(st.floats(0, 50), st.just(np.nan), st.sampled_from([1.0, 2.0])),
+                min_size=1, max_size=60),
+       st.integers(1, 400), st.integers(0, 2**31))
+def test_blockwise_bootstrap_equals_the_all_at_once_reference(values, n_boot, seed):
+    import radarsp.metrics as metrics
+
+    q = (10, 50, 90)
+    bounds, miss = _bootstrap_all_at_once(values, q, n_boot, seed)
+    # tiny blocks: many resample blocks, and blocks cut inside what one draw would be
+    original = metrics._BOOT_BLOCK_VALUES
+    metrics._BOOT_BLOCK_VALUES = 7
+    try:
+        summary = error_summary(values, percentiles=q, n_boot=n_boot, seed=seed)
+    finally:
+        metrics._BOOT_BLOCK_VALUES = original
+    np.testing.assert_array_equal(summary["error_low"], bounds[0])
+    np.testing.assert_array_equal(summary["error_high"], bounds[1])
+    np.testing.assert_allclose([summary["miss_rate_low"], summary["miss_rate_high"]], miss,
+                               rtol=0, atol=1e-12)
+
+
+def test_bootstrap_memory_does_not_grow_with_n_boot():
+    import tracemalloc
+
+    errors = np.random.default_rng(3).exponential(2.0, 200)
+    errors[:10] = np.nan
+    n_boot = 60_000  # all at once: 1.2e7 int64 draws + their values, about 190 MB
+    tracemalloc.start()
+    try:
+        summary = error_summary(errors, n_boot=n_boot, seed=1)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 2**20, f"peak {peak / 2**20:.0f} MB"
+    assert (summary["error_low"] <= summary["error"]).all()
+    assert (summary["error"] <= summary["error_high"]).all()
+
+
+def test_error_summary_refuses_bad_bootstrap_settings():
+    with pytest.raises(ValueError, match="n_boot"):
+        error_summary([1.0], n_boot=-1)
+    with pytest.raises(ValueError, match="n_boot"):
+        error_summary([1.0], n_boot=2.5)
+    with pytest.raises(ValueError, match="confidence"):
+        error_summary([1.0], confidence=1.0)
+
+
+def test_provenance_travels_from_estimates_to_the_table():
+    from radarsp.metrics import provenance, summary_table
+
+    truth = xr.Dataset({"target_x": ("frame", [0.0, 0.0]), "target_y": ("frame", [0.0, 0.0])})
+    tables = {
+        "genie": {"method": "genie", "genie": np.int64(1), "labels_used": np.int64(2),
+                  "camera_geometry": "none"},
+        "mcl": {"method": "mcl", "genie": 0, "labels_used": 0,
+                "camera_geometry": "pinhole intrinsics + pose"},
+        "foreign": {"method": "foreign"},
+        "calibrated": {"method": "c", "labels_used": "12"},
+    }
+    summaries = {}
+    for name, attrs in tables.items():
+        est = xr.Dataset({"x": ("frame", [1.0, np.nan]), "y": ("frame", [0.0, np.nan])},
+                         attrs=attrs)
+        summaries[name] = error_summary(localisation_error(est, truth), n_boot=0)
+    assert [provenance(s.attrs) for s in summaries.values()] == [
+        ("genie", "none"), ("0", "pinhole intrinsics + pose"), ("unknown", "unknown"),
+        ("12", "unknown")]
+    lines = summary_table(summaries).splitlines()
+    assert lines[0].split()[:4] == ["method", "labels", "camera", "frames"]
+    assert lines[1].split()[:4] == ["genie", "genie", "none", "2"]
+    assert lines[2].split()[:2] == ["mcl", "0"] and "pinhole intrinsics + pose" in lines[2]
+    assert lines[3].split()[:3] == ["foreign", "unknown", "unknown"]
+
+
+def test_label_deviation_pairs_by_frame_label():
+    rng = np.random.default_rng(6)
+    truth = xr.Dataset({"target_range": ("frame", rng.uniform(5, 30, 100)),
+                        "target_angle": ("frame", rng.uniform(-1, 1, 100))},
+                       coords={"frame": np.arange(100) * 3})
+    est = xr.Dataset({"range": truth["target_range"], "angle": truth["target_angle"]})
+    shuffled = est.isel(frame=rng.permutation(100))
+    xr.testing.assert_identical(label_deviation(shuffled, truth, bins=10),
+                                label_deviation(est, truth, bins=10))
+    # by position the shuffled labels would be far off; by label they are exact
+    assert float(label_deviation(shuffled, truth)["wasserstein"].sel(quantity="range")) == 0
+    mi = label_deviation(shuffled, truth, bins=10)["mutual_information"].sel(quantity="range")
+    assert float(mi) > 1.5
