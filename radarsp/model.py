@@ -88,6 +88,9 @@ ATTRS: dict[str, dict[str, str]] = {
     "noise": {"units": "1", "long_name": "CFAR noise power estimate from training cells"},
 }
 
+#: Variables the contract defines as coordinates (not data), whether or not a file's CF
+#: ``coordinates`` attr says so.
+COORDINATES = ("frequency", "rx_x", "rx_y", "rx_z", "time", "symbol_time", "sequence")
 TRUTH_VARIABLES = ("target_range", "target_angle", "target_x", "target_y")
 CAMERA_VARIABLES = ("image", "target_box")
 RADIO_ATTRS = ("carrier_frequency", "bandwidth", "subcarrier_spacing")

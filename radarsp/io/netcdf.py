@@ -22,8 +22,10 @@ from radarsp.errors import RadarspFileError
 from radarsp.io.atomic import OutputError, atomic_path, check_target, remove_path
 from radarsp.io.complex import decode_variable, encode_complex
 from radarsp.io.schema import infer_schema, validate
+from radarsp.io.units import conform
 from radarsp.model import (
     CLUSTERS,
+    COORDINATES,
     CSI,
     DETECTIONS,
     ESTIMATES,
@@ -42,12 +44,36 @@ def _open_raw(path: str) -> xr.Dataset:
         except Exception as err:  # noqa: BLE001 - reported as a contract error below
             raise RadarspFileError(path, None, f"not a readable Zarr store ({err})") from err
     errors = []
-    for engine, kwargs in (("netcdf4", {"auto_complex": True}), ("h5netcdf", {})):
+    for engine in _engines(path):
         try:
-            return xr.open_dataset(path, engine=engine, decode_times=False, **kwargs)
+            return xr.open_dataset(path, engine=engine, decode_times=False)
         except Exception as err:  # noqa: BLE001 - any failure means "try the next engine"
             errors.append(f"{engine}: {err}")
     raise RadarspFileError(path, None, "not a readable netCDF file (" + "; ".join(errors) + ")")
+
+
+#: The first bytes of an HDF5 file (netCDF-4), possibly after a user block of 512 * 2**k bytes.
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def _engines(path: str) -> tuple[str, ...]:
+    """The xarray engines to try for a netCDF file, by its format.
+
+    netCDF-4 (HDF5) files are read with h5netcdf: h5py reads native complex compound types
+    itself, and netCDF4-python's ``auto_complex=True`` corrupts the heap (SIGABRT) on chunked,
+    compressed or unlimited-dimension files that other writers produce. Classic netCDF-3
+    files (no complex types, no chunks) are read with netCDF4-python, without ``auto_complex``.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+        offset = 512
+        while head != _HDF5_SIGNATURE and offset <= 1 << 20:
+            handle.seek(offset)
+            head = handle.read(8)
+            if not head:
+                break
+            offset *= 2
+    return ("h5netcdf",) if head == _HDF5_SIGNATURE else ("netcdf4",)
 
 
 def decode(raw: xr.Dataset, path: str, schema: str | None = None) -> xr.Dataset:
@@ -58,7 +84,10 @@ def decode(raw: xr.Dataset, path: str, schema: str | None = None) -> xr.Dataset:
         if RI_DIM in variable.dims or variable.dtype.kind == "c" or check:
             variable = decode_variable(variable, path=path, name=str(name), check_finite=check)
         variables[name] = variable
+    # Contract coordinates stored as plain variables (a writer that set no CF ``coordinates``
+    # attr) are the same data: every command sees them as coordinates.
     coords = [n for n in raw.coords if n in variables]
+    coords += [n for n in COORDINATES if n in variables and n not in coords]
     ds = xr.Dataset(
         {n: v for n, v in variables.items() if n not in coords},
         coords={n: variables[n] for n in coords},
@@ -66,8 +95,9 @@ def decode(raw: xr.Dataset, path: str, schema: str | None = None) -> xr.Dataset:
     )
     if RI_DIM in ds.dims and not any(RI_DIM in v.dims for v in ds.variables.values()):
         ds = ds.drop_dims(RI_DIM)
+    schema = validate(ds, schema, path=path)
+    ds = conform(ds, schema, path=path)
     ds.set_close(raw.close)
-    validate(ds, schema, path=path)
     return ds
 
 

@@ -10,7 +10,8 @@ import numpy as np
 import xarray as xr
 
 from radarsp.errors import RadarspFileError
-from radarsp.model import ALL_SCHEMAS, SCHEMA_ATTR, SCHEMAS, Schema, VariableSpec
+from radarsp.frames import check_labels
+from radarsp.model import ALL_SCHEMAS, RADIO_ATTRS, SCHEMA_ATTR, SCHEMAS, Schema, VariableSpec
 
 
 def infer_schema(ds: xr.Dataset, path=None, *, required: bool = True) -> str | None:
@@ -85,9 +86,12 @@ def _check_csi(ds: xr.Dataset, path) -> None:
         raise RadarspFileError(
             path, "symbol_time", "expected a symbol_time coordinate (s) with dim symbol"
         )
-    for name in ("carrier_frequency", "bandwidth", "subcarrier_spacing"):
+    for name in RADIO_ATTRS:
         value = ds.attrs[name]
-        if not np.isfinite(value) or float(value) <= 0:
+        if isinstance(value, np.ndarray) and value.size == 1:
+            value = value.reshape(())[()]
+        if (isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number))
+                or not np.isfinite(value) or float(value) <= 0):
             raise RadarspFileError(
                 path, None, f"global attr {name}={value!r}; expected a positive number in Hz"
             )
@@ -140,6 +144,8 @@ def validate(ds: xr.Dataset, schema: str | None = None, *, path=None) -> str:
         raise RadarspFileError(
             path, "target_box", "expected box of length 4 (col0, row0, col1, row1)"
         )
+    if "frame" in ds.variables and ds["frame"].dims == ("frame",):
+        check_labels(ds["frame"].values, path)
     if schema == "csi-1":
         _check_csi(ds, path)
     elif schema == "heatmap-1":
