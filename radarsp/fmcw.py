@@ -19,7 +19,7 @@ FMCW and OFDM maps share grids, beamformers and normalisation: range bin ``c / (
 Antenna-order convention
 ------------------------
 Element positions ``rx_positions`` are physical: ``x`` in metres, positive towards positive
-angle (``DESIGN.md``). A target at azimuth ``θ`` is closer to elements at larger ``x`` by
+angle (``docs/contract.md``). A target at azimuth ``θ`` is closer to elements at larger ``x`` by
 ``x sin θ``, so with the beat-signal sign above the phase across the array is
 ``-2π x sin θ / λ``. TI's mmWave SDK and OpenRadar instead read the angle FFT of the
 virtual array as ``sin θ = +2 k / N`` (spatial frequency of the antenna *index*), which is

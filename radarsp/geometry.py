@@ -1,6 +1,6 @@
 """Radar geometry: the one place polar and Cartesian coordinates and resolutions are computed.
 
-Convention (``DESIGN.md``): the radar sits at the origin looking along +y (boresight);
+Convention (``docs/contract.md``): the radar sits at the origin looking along +y (boresight);
 azimuth ``angle`` is positive towards +x, so ``x = r sin(angle)`` and ``y = r cos(angle)``.
 """
 

@@ -1,8 +1,9 @@
 """Names, units and attributes of every dimension, coordinate and variable radarsp writes.
 
-This module is the single place the data contract of ``DESIGN.md`` section 2 is spelt out.
-Every reader, writer, validator and algorithm takes its names from here, so a rename can
-only happen in one place (and the contract says it never happens: names are only added).
+This module is the single place the data contract is spelt out (``docs/contract.md`` is
+generated from it). Every reader, writer, validator and algorithm takes its names from here,
+so a rename can only happen in one place (and the contract says it never happens: names are
+only added).
 
 The schemas are described declaratively (:class:`VariableSpec`, :data:`SCHEMAS`) and checked
 by :func:`radarsp.io.schema.validate`.

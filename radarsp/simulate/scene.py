@@ -7,7 +7,7 @@ leading axis is the frame, so scattering, channel synthesis and rendering are ve
 frames.
 
 Coordinates: ground plane ``z = 0``; the radar (and above it the camera) stands at
-``x = y = 0`` looking along +y; azimuth is positive towards +x (``DESIGN.md``). A box's
+``x = y = 0`` looking along +y; azimuth is positive towards +x (``docs/contract.md``). A box's
 ``heading`` is the direction of its length axis, measured from +x towards +y.
 
 Each sequence draws from its own generator ``numpy.random.default_rng([seed, sequence])``,

@@ -227,3 +227,26 @@ def test_ri_not_last_names_the_dims_not_a_dtype(scene, tmp_path):
                           "csi", "'ri' as the last dimension",
                           "('frame', 'rx', 'ri', 'subcarrier')")
     assert "dtype" not in line
+
+
+def test_every_stage_reads_zarr_stores_as_it_reads_netcdf(scene, tmp_path):
+    """Item 13: the chain on .zarr stores gives the tables it gives on netCDF files."""
+    tables = {}
+    for suffix in (".nc", ".zarr"):
+        def out(stem, suffix=suffix):
+            return tmp_path / f"{stem}{suffix}"
+        csi = scene[0] if suffix == ".nc" else out("csi")
+        if suffix == ".zarr":
+            radarsp.save(radarsp.open_csi(scene[0]).load(), csi)
+        for args in (("heatmap", csi, "-o", out("heat")),
+                     ("cfar", out("heat"), "-o", out("det"), "--pfa", "0.01"),
+                     ("cluster", out("det"), "-o", out("clu")),
+                     ("match", out("clu"), "--truth", out("heat"), "-o", out("est"))):
+            done = invoke(*args)
+            assert done.status == 0, (args, done.stderr)
+        scores = invoke("evaluate", out("est"), "--truth", out("heat"), "--n-boot", 50)
+        assert scores.status == 0, scores.stderr
+        tables[suffix] = (radarsp.open_estimates(out("est")).load(), scores.stdout)
+    xr.testing.assert_identical(tables[".nc"][0].reset_coords(drop=True),
+                                tables[".zarr"][0].reset_coords(drop=True))
+    assert tables[".nc"][1] == tables[".zarr"][1]
