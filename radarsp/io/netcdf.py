@@ -37,7 +37,7 @@ from radarsp.model import (
 
 
 def _open_raw(path: str) -> xr.Dataset:
-    """Open a file lazily: a ``.zarr`` store with zarr, netCDF with netCDF4 (else h5netcdf)."""
+    """Open a file lazily: a ``.zarr`` store with zarr, netCDF with the engine its format needs."""
     if os.path.isdir(path):
         try:
             return xr.open_dataset(path, engine="zarr", decode_times=False, chunks=None)
@@ -48,6 +48,11 @@ def _open_raw(path: str) -> xr.Dataset:
         try:
             return xr.open_dataset(path, engine=engine, decode_times=False)
         except Exception as err:  # noqa: BLE001 - any failure means "try the next engine"
+            if "unable to lock file" in str(err):
+                raise RadarspFileError(
+                    path, None, "is open for writing by another process (its HDF5 lock is "
+                    "held): wait for that writer to finish"
+                ) from err
             errors.append(f"{engine}: {err}")
     raise RadarspFileError(path, None, "not a readable netCDF file (" + "; ".join(errors) + ")")
 
@@ -273,6 +278,9 @@ def save(
                                         compute=False)
             with dask_progress(progress, "writing"):
                 _compute_to_the_end(delayed)
+            # a dask.distributed write leaves this process's handle on the file open (with
+            # its HDF5 lock) in xarray's cache: close it before the file is renamed into place
+            _forget_open_file(tmp, discard=False)
         except BaseException:
             _forget_open_file(tmp)
             if store:
@@ -335,18 +343,25 @@ def _discard(partial: str) -> None:
     remove_path(partial)
 
 
-def _forget_open_file(path: str) -> None:
-    """Close and forget xarray's handle on a partial file whose write failed.
+def _forget_open_file(path: str, *, discard: bool = True) -> None:
+    """Close and forget xarray's handles on ``path``.
 
-    A failed ``compute()`` leaves the file open in xarray's file cache; closing it later, at
-    interpreter exit, would fail again (the disk is still full) with a traceback.
+    A failed ``compute()`` (``discard``) leaves the file open in xarray's file cache; closing
+    it later, at interpreter exit, would fail again (the disk is still full) with a traceback,
+    so errors are ignored: the partial file is discarded. After a successful write an error
+    in closing (the final flush) is the write's error and is raised.
     """
     from xarray.backends.file_manager import FILE_CACHE
 
     for key in list(FILE_CACHE.keys()):
         if len(key) > 1 and path in map(str, key[1]):
             handle = FILE_CACHE.pop(key, None)
-            with contextlib.suppress(Exception):  # its data is discarded with the partial
+            if handle is None:
+                continue
+            if discard:
+                with contextlib.suppress(Exception):  # its data goes with the partial file
+                    handle.close()
+            else:
                 handle.close()
 
 

@@ -23,7 +23,7 @@ def infer_schema(ds: xr.Dataset, path=None, *, required: bool = True) -> str | N
     """
     name = ds.attrs.get(SCHEMA_ATTR)
     if name is not None:
-        if name not in ALL_SCHEMAS:
+        if not isinstance(name, str) or name not in ALL_SCHEMAS:
             raise RadarspFileError(
                 path, None, f"global attr {SCHEMA_ATTR}={name!r}; expected one of {ALL_SCHEMAS}"
             )

@@ -93,7 +93,7 @@ def factor_to(units, expected: str, *, path=None, name: str = "variable") -> flo
     >>> factor_to("mm", "m"), round(factor_to("degree", "rad"), 6), factor_to("GHz", "Hz")
     (0.001, 0.017453, 1000000000.0)
     """
-    if units == expected:  # radarsp's own files: no need to load pint's registry
+    if isinstance(units, str) and units == expected:  # radarsp's files: no need for pint
         return 1.0
     unit = _parse(units, path, name)
     registry = _registry()
@@ -148,7 +148,7 @@ class LinearPowerArray(BackendArray):
 def _power(variable: xr.Variable, path: str, name: str) -> xr.Variable:
     units = variable.attrs.get("units", "1")
     decibels = False
-    if units not in LINEAR_POWER_UNITS:
+    if not (isinstance(units, str) and units in LINEAR_POWER_UNITS):
         unit = _parse(units, path, name)
         decibels = _is_decibel(unit)
         if not decibels and unit.dimensionality not in ({}, _registry().watt.dimensionality):

@@ -219,6 +219,29 @@ def test_radio_attrs_that_are_not_a_positive_number_are_one_line(scene, tmp_path
     assert_refused(invoke("info", tmp_path / "attr.nc"), "carrier_frequency")
 
 
+def test_a_file_another_process_holds_open_for_writing_is_one_line(scene, tmp_path):
+    """HDF5's file lock held by a writer (a logger, a dask worker) is refused by name."""
+    import shutil
+    import subprocess
+    import sys
+
+    busy = tmp_path / "busy.nc"
+    shutil.copy(scene[0], busy)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import h5py, sys; f = h5py.File({str(busy)!r}, 'a'); "
+         "print('open', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        out = tmp_path / "h.nc"
+        assert_refused(invoke("heatmap", busy, "-o", out), "busy.nc",
+                       "open for writing by another process", outputs=[out])
+    finally:
+        holder.kill()
+        holder.wait()
+    assert invoke("heatmap", busy, "-o", tmp_path / "after.nc").status == 0
+
+
 def test_ri_not_last_names_the_dims_not_a_dtype(scene, tmp_path):
     bad = scene[1].copy()
     bad["csi"] = bad["csi"].transpose("frame", "rx", "ri", "subcarrier")
