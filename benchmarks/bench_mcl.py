@@ -221,11 +221,11 @@ def main(argv=None) -> int:
     summaries["localiser"] = localiser(times, "localiser", work / "selflabels-train.nc",
                                        "localiser", files, seed=args.seed, **quick)
     for name, path in (("train frames", train_nc), ("val", val_nc)):
-        _clock(times, f"MCL self-label, camera-ray angle ({name})", run_selflabel, work / "mcl",
+        _clock(times, f"camera-ray fusion self-label ({name})", run_selflabel, work / "mcl",
                path, work / f"selflabels-camera-{name.split()[0]}.nc", angle="camera",
                force=True, progress=False)
     summaries["localiser-camera"] = localiser(
-        times, "localiser (camera-ray angle)", work / "selflabels-camera-train.nc",
+        times, "camera-ray fusion localiser", work / "selflabels-camera-train.nc",
         "localiser-camera", files, seed=args.seed, **quick)
     calibrated = args.calibration_labels
     if calibrated:
@@ -257,9 +257,10 @@ def main(argv=None) -> int:
          "0"),
     ]
     camera = "0 (camera intrinsics and pose)"
-    rows += [("MCL self-labels, camera-ray angle (`--angle camera`)",
-              errors_of(work / "selflabels-camera-val.nc", truth), camera),
-             ("**MCL localiser, camera-ray angle** (on those training self-labels)",
+    rows += [("camera-ray fusion self-labels (MCL range + camera-ray bearing, "
+              "`--angle camera`)", errors_of(work / "selflabels-camera-val.nc", truth), camera),
+             ("camera-ray fusion localiser (on those training self-labels; a camera-radar "
+              "fusion, not MCL)",
               errors_of(work / "localiser-camera.nc", truth), camera)]
     if calibrated:
         used = f"{calibrated} (offset calibration)"
@@ -285,8 +286,8 @@ def main(argv=None) -> int:
     chain = sum(times[k] for k in ("MCL train", "MCL self-label (train frames)",
                                    "localiser train", "localiser predict"))
     chain_camera = sum(times[k] for k in (
-        "MCL train", "MCL self-label, camera-ray angle (train frames)",
-        "localiser (camera-ray angle) train", "localiser (camera-ray angle) predict"))
+        "MCL train", "camera-ray fusion self-label (train frames)",
+        "camera-ray fusion localiser train", "camera-ray fusion localiser predict"))
     command = reproduce_command("bench_mcl.py", argv)
     lines = [
         "## MCL self-supervised localiser (`radarsp_learn`, issue 6)",
@@ -314,7 +315,7 @@ def main(argv=None) -> int:
         f"{summaries['mcl']['best_epoch']} of {summaries['mcl']['epochs_run']} run "
         f"(held-out contrastive loss {summaries['mcl']['best_loss']:.3f}); the localiser at "
         f"epoch {summaries['localiser']['best_epoch']} (held-out self-label loss), the "
-        f"camera-ray-angle localiser at epoch {summaries['localiser-camera']['best_epoch']}.",
+        f"camera-ray fusion localiser at epoch {summaries['localiser-camera']['best_epoch']}.",
         "",
         "| stage | wall-clock (s) | training samples/s |",
         "|---|---|---|",
@@ -329,7 +330,7 @@ def main(argv=None) -> int:
         "",
         f"MCL chain end to end (MCL train + self-label training frames + localiser train + "
         f"predict), default configuration, {args.frames} frames: **{chain / 60:.1f} min**; "
-        f"with camera-ray angles: **{chain_camera / 60:.1f} min**.",
+        f"camera-ray fusion chain: **{chain_camera / 60:.1f} min**.",
         "",
         f"Reproduce: `{command}`",
         "",

@@ -175,9 +175,10 @@ def train_command(data, output, objective, labels, epochs, batch_size, lr, seed,
                    "maximum (radar input only); attribution: the attention map's own peak.")
 @click.option("--angle", type=click.Choice(["attention", "camera"]), default="attention",
               show_default=True,
-              help="attention: the peak's own angle (the paper's self-label); camera: the angle "
-                   "of the camera box's centre ray at the peak's range (pinhole model from the "
-                   "image attrs; camera at the radar's position and boresight). No labels.")
+              help="attention: the peak's own angle (the paper's MCL self-label; no camera "
+                   "model). camera: camera-ray fusion, NOT MCL -- the angle of the camera box's "
+                   "centre ray at the peak's range (pinhole intrinsics and pose from the image "
+                   "attrs), written as method camera-ray-fusion-selflabel. No labels either way.")
 @click.option("--calibrate-with-labels", "calibration_labels", type=click.IntRange(min=0),
               default=0, show_default=True,
               help="Fit the one-off systematic-offset calibration on the ground truth of this "
@@ -196,6 +197,62 @@ def selflabel_command(run, data, output, method, smoothing, peak, angle, calibra
                       progress=not quiet(), device=device)
     except ValueError as err:
         _fail(err)
+    click.echo(f"wrote {output}")
+
+
+@main.command("teacher")
+@click.argument("data", type=INPUT)
+@output_option()
+@click.option("--select", type=click.Choice(["ground", "ray"]), default="ground",
+              show_default=True,
+              help="ground: among the CFAR clusters within --gate of the box's centre ray, the "
+                   "one nearest the camera's ground-plane fix of the box's bottom; ray: the "
+                   "cluster nearest the ray.")
+@click.option("--gate", type=POSITIVE, default=2.0, show_default=True,
+              help="m from the ray, for --select ground.")
+@force_option
+def teacher_command(data, output, select, gate, force):
+    """RODNet-style teacher labels of DATA: radar CFAR clusters picked by camera box rays.
+
+    
+    Label-free (0 labels) but a camera-radar fusion: it uses the pinhole camera's intrinsics
+    and pose from the image attrs (camera_geometry in the output). Train the student on them:
+      radarsp-learn teacher data.nc -o teacher.nc
+      radarsp-learn train --objective localiser --labels teacher.nc data.nc -o runs/student
+      radarsp-learn predict runs/student val.nc -o student.nc   # method rodnet-student
+    CFAR and DBSCAN run at radarsp's defaults (radarsp cfar --help).
+    """
+    import numpy as np
+
+    from radarsp.io import open_heatmap, save
+    from radarsp_learn.teacher import teacher_labels
+
+    check_output(output, force)
+    try:
+        labels = teacher_labels(open_heatmap(data).load(), select=select, gate=gate)
+    except ValueError as err:
+        _fail(err)
+    save(labels, output, schema="estimates-1", force=force)
+    found = int(np.isfinite(labels["range"].values).sum())
+    click.echo(f"wrote {output}: {found} of {labels.sizes['frame']} frames labelled")
+
+
+@main.command("camera-ground")
+@click.argument("data", type=INPUT)
+@output_option()
+@force_option
+def camera_ground_command(data, output, force):
+    """Camera-only baseline: each box's bottom centre projected onto the ground plane.
+
+    No radar and no labels; uses the pinhole camera's intrinsics and pose from the image
+    attrs. A reference row for what the camera geometry alone gives.
+    """
+    from radarsp.io import open_heatmap, save
+    from radarsp_learn.teacher import camera_ground_estimates
+
+    check_output(output, force)
+    estimates = camera_ground_estimates(open_heatmap(data))
+    save(estimates, output, schema="estimates-1", force=force)
     click.echo(f"wrote {output}")
 
 

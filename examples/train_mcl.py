@@ -6,10 +6,12 @@ Run:  python examples/train_mcl.py [--frames 3000] [--out runs/example]
    camera image and target box carried through);
 2. train the MCL backbone on radio heatmaps against masked camera images (no labels);
 3. self-label every frame from the cross-modal attribution map: the paper's self-label (the
-   attention peak's range and angle) and, with ``angle="camera"``, the same range on the
-   camera box's centre ray (the pinhole model is in the image attrs; still no labels);
+   attention peak's range and angle: MCL, no labels, no camera model) and, with
+   ``angle="camera"``, camera-ray fusion -- the same range on the camera box's centre ray,
+   which uses the pinhole model in the image attrs (a camera-radar fusion, not MCL);
 4. train a radio-only localiser on each set of self-labels, predict on held-out frames, and
-   score them beside genie-aided CFAR (which needs every frame's truth; MCL used none).
+   score them beside genie-aided CFAR (which needs every frame's truth), each row named by its
+   file's ``method`` attr with its ``labels`` and ``camera`` columns.
 """
 
 from __future__ import annotations
@@ -37,8 +39,8 @@ def main(frames: int, out: Path) -> None:
         localiser = TrainConfig(objective="localiser", labels=str(labels), epochs=6)
         train(localiser, paths["train"], out / f"loc-{angle}", force=True)
         run_predict(out / f"loc-{angle}", paths["val"], out / f"mcl-{angle}-val.nc", force=True)
-        estimates[f"MCL localiser, {angle} angle (0 labels)"] = radarsp.open_estimates(
-            out / f"mcl-{angle}-val.nc")
+        est = radarsp.open_estimates(out / f"mcl-{angle}-val.nc")
+        estimates[est.attrs["method"]] = est
 
     truth = radarsp.open_heatmap(paths["val"])
     table = radarsp.detections(radarsp.cfar(truth.power, guard=(4, 2), train=(16, 4), pfa=1e-2),

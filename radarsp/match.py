@@ -36,6 +36,7 @@ import xarray as xr
 
 from radarsp.errors import RadarspFileError
 from radarsp.frames import describe, frame_labels, locate, searched_frames, source, table_frames
+from radarsp.metrics import NO_CAMERA, provenance_attrs
 from radarsp.model import CARRIED_VARIABLES, ESTIMATES, SCHEMA_ATTR, annotate
 
 # Columns of an estimates-1 row that come from the chosen cluster, in file order.
@@ -214,10 +215,10 @@ def _estimates(clusters: xr.Dataset, chosen: np.ndarray, labels: np.ndarray, *, 
 
 
 def _provenance(*, genie: bool, labels_used: int = 0) -> dict:
-    """What a selection used, in the attrs every estimates-1 writer sets: ``labels_used``
+    """What a selection used (:func:`radarsp.metrics.provenance_attrs`): ``labels_used``
     (frames whose ground truth it read), ``genie`` (1: it chose with the truth at test time)
     and ``camera_geometry`` (``"none"``: clusters are radar-only)."""
-    return {"labels_used": int(labels_used), "genie": int(genie), "camera_geometry": "none"}
+    return provenance_attrs(labels_used=labels_used, genie=genie, camera_geometry=NO_CAMERA)
 
 
 def genie_match(clusters: xr.Dataset, truth: xr.Dataset) -> xr.Dataset:

@@ -28,6 +28,25 @@ from radarsp.model import annotate
 #: ``camera_geometry`` (``"none"``, or e.g. ``"pinhole intrinsics + pose"``).
 PROVENANCE_ATTRS = ("labels_used", "genie", "camera_geometry")
 
+#: ``camera_geometry`` of a method that read no camera model (radar only, or the camera's
+#: image and box only, as the paper's MCL).
+NO_CAMERA = "none"
+#: ``camera_geometry`` of a method that used the contract's calibrated pinhole camera (its
+#: intrinsics and pose: box rays, ground-plane fixes): a camera-radar fusion.
+PINHOLE_CAMERA = "pinhole intrinsics + pose"
+
+
+def provenance_attrs(*, labels_used: int, camera_geometry: str, genie: bool = False) -> dict:
+    """The :data:`PROVENANCE_ATTRS` every estimates-1 writer sets, as attrs.
+
+    Examples
+    --------
+    >>> provenance_attrs(labels_used=0, camera_geometry=NO_CAMERA)
+    {'labels_used': 0, 'genie': 0, 'camera_geometry': 'none'}
+    """
+    return {"labels_used": int(labels_used), "genie": int(bool(genie)),
+            "camera_geometry": str(camera_geometry)}
+
 # A bootstrap draws resamples this many values at a time (int64 draws, their ranks, a mask:
 # ~10 MB), whatever n_boot is; its statistics are counted, not kept per resample.
 _BOOT_BLOCK_VALUES = 2**19

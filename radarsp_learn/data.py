@@ -257,16 +257,25 @@ def frame_values(ds: xr.Dataset) -> np.ndarray:
 
 def estimates_dataset(
     frame: np.ndarray, range_m: np.ndarray, angle_rad: np.ndarray, *, method: str,
-    power: np.ndarray | None = None, attrs: dict | None = None,
+    labels_used: int, camera_geometry: str, power: np.ndarray | None = None,
+    attrs: dict | None = None,
 ) -> xr.Dataset:
     """An estimates-1 table, one row per frame; x/y by :func:`radarsp.geometry.polar_to_cartesian`.
 
+    ``method`` names what made it; ``labels_used`` (ground-truth labels read, training
+    included) and ``camera_geometry`` (:data:`radarsp.metrics.NO_CAMERA` or
+    :data:`~radarsp.metrics.PINHOLE_CAMERA`) say what it used, as every estimates writer
+    must (:func:`radarsp.metrics.provenance_attrs`); ``evaluate`` prints them beside it.
+
     Examples
     --------
-    >>> est = estimates_dataset(np.arange(2), np.array([10.0, 5.0]), np.zeros(2), method="demo")
-    >>> est["y"].values.tolist(), est.attrs["method"]
-    ([10.0, 5.0], 'demo')
+    >>> est = estimates_dataset(np.arange(2), np.array([10.0, 5.0]), np.zeros(2), method="demo",
+    ...                         labels_used=0, camera_geometry="none")
+    >>> est["y"].values.tolist(), est.attrs["method"], est.attrs["camera_geometry"]
+    ([10.0, 5.0], 'demo', 'none')
     """
+    from radarsp.metrics import provenance_attrs
+
     range_m = np.asarray(range_m, dtype=np.float64)
     angle_rad = np.asarray(angle_rad, dtype=np.float64)
     x, y = polar_to_cartesian(range_m, angle_rad)
@@ -275,7 +284,8 @@ def estimates_dataset(
     return xr.Dataset(
         {name: ("frame", values) for name, values in columns.items()},
         coords={"frame": np.asarray(frame)},
-        attrs={"method": method, **(attrs or {})},
+        attrs={"method": method, **(attrs or {}),
+               **provenance_attrs(labels_used=labels_used, camera_geometry=camera_geometry)},
     )
 
 

@@ -112,7 +112,8 @@ def predict_cells(localiser: torch.nn.Module, data: RadioVisualFrames, *,
 
 
 def predict(localiser: torch.nn.Module, data: RadioVisualFrames, *, method: str,
-            batch_size: int = 256, progress: bool = False, attrs: dict | None = None):
+            labels_used: int, camera_geometry: str, batch_size: int = 256,
+            progress: bool = False, attrs: dict | None = None):
     """Radio-only position estimates for every frame of ``data`` as an estimates-1 dataset.
 
     Parameters
@@ -123,6 +124,8 @@ def predict(localiser: torch.nn.Module, data: RadioVisualFrames, *, method: str,
         Frames to localise (camera not needed).
     method : str
         ``method`` attr of the table (e.g. ``"mcl-localiser"``).
+    labels_used, camera_geometry : int, str
+        What the localiser's training used (its labels' provenance, :func:`estimates_dataset`).
 
     Returns
     -------
@@ -131,4 +134,6 @@ def predict(localiser: torch.nn.Module, data: RadioVisualFrames, *, method: str,
     """
     cells = predict_cells(localiser, data, batch_size=batch_size, progress=progress)
     range_m, angle_rad = data.grid.to_polar(cells[:, 0], cells[:, 1])
-    return estimates_dataset(data.frame_ids, range_m, angle_rad, method=method, attrs=attrs)
+    return estimates_dataset(data.frame_ids, range_m, angle_rad, method=method,
+                             labels_used=labels_used, camera_geometry=camera_geometry,
+                             attrs=attrs)

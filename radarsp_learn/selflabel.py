@@ -50,6 +50,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from radarsp.metrics import NO_CAMERA, PINHOLE_CAMERA
 from radarsp_learn.data import (
     RadioVisualFrames,
     batch_order,
@@ -413,5 +414,27 @@ def self_labels(objective, data: RadioVisualFrames, *, method: Method = "attribu
     range_m, angle_rad = data.grid.to_polar(cells[:, 0], cells[:, 1])
     meta = {"selflabel_method": method, "selflabel_peak": peak, "selflabel_angle": angle,
             "calibration_offset_cells": list(map(float, offset))}
+    attrs = dict(attrs or {})
+    labels_used = int(attrs.pop("labels_used", 0))
+    camera = NO_CAMERA
+    if angle == "camera":  # the bearing is the camera's: a camera-radar fusion, not MCL
+        name, camera = camera_ray_fusion_name(name), PINHOLE_CAMERA
     return estimates_dataset(data.frame_ids, range_m, angle_rad, method=name,
-                             attrs={**meta, **(attrs or {})})
+                             labels_used=labels_used, camera_geometry=camera,
+                             attrs={**meta, **attrs})
+
+
+def camera_ray_fusion_name(name: str) -> str:
+    """The honest name of self-labels ``name`` whose angle comes from the camera ray.
+
+    Their range is the contrastive model's, their bearing the calibrated pinhole ray through
+    the box centre: a camera-radar fusion, reported apart from the paper's MCL.
+
+    Examples
+    --------
+    >>> camera_ray_fusion_name("mcl-selflabel"), camera_ray_fusion_name("cl-selflabel")
+    ('camera-ray-fusion-selflabel', 'camera-ray-fusion-cl-selflabel')
+    """
+    source = name.removesuffix("-selflabel")
+    prefix = "camera-ray-fusion" if source == "mcl" else f"camera-ray-fusion-{source}"
+    return f"{prefix}-selflabel"

@@ -33,6 +33,7 @@ import xarray as xr
 
 from radarsp.errors import RadarspFileError
 from radarsp.geometry import cartesian_to_polar
+from radarsp.metrics import PINHOLE_CAMERA
 
 # CFAR and DBSCAN settings of the statistical baseline: the grid-search winners of
 # benchmarks/bench_statistical.py on a separate labelled set of simulated parking-lot frames.
@@ -355,8 +356,36 @@ def teacher_labels(
     fused = fuse(clusters, frames, origin, direction, ground, gate=gate)
     out = estimates_dataset(frames, fused["range"], fused["angle"], method="rodnet-teacher",
                             power=fused["power"],
-                            attrs={"labels_used": 0, "calibration_yaw_rad": calibration.yaw,
+                            labels_used=0, camera_geometry=PINHOLE_CAMERA,
+                            attrs={"calibration_yaw_rad": calibration.yaw,
                                    "calibration_x_m": calibration.x,
                                    "calibration_y_m": calibration.y})
     out["ray_distance"] = ("frame", fused["ray_distance"])
     return out
+
+
+def camera_ground_estimates(ds: xr.Dataset, *, boxes: np.ndarray | None = None,
+                            calibration: Calibration = Calibration(),
+                            camera: CameraModel | None = None) -> xr.Dataset:
+    """Camera-only position estimates: each box's bottom centre projected onto the ground.
+
+    The baseline for what the camera geometry alone gives (no radar, no labels): the pixel
+    under the middle of the box's bottom edge, on the ground plane of the pinhole model in
+    ``ds["image"].attrs``, carried into the radar frame.
+
+    Returns
+    -------
+    xarray.Dataset
+        estimates-1, method ``camera-ground``, ``labels_used = 0``, ``camera_geometry`` the
+        pinhole camera; NaN where a frame has no box (or its ray never meets the ground).
+    """
+    from radarsp_learn.data import estimates_dataset, frame_values
+    from radarsp_learn.masks import truth_boxes
+
+    camera = camera_of(ds, camera)
+    boxes = truth_boxes(ds) if boxes is None else np.asarray(boxes, dtype=np.float64)
+    col = (boxes[:, 0] + boxes[:, 2]) / 2.0
+    point = calibration.apply(camera.ground_points(col, boxes[:, 3] + 0.5))
+    range_m, angle = cartesian_to_polar(point[:, 0], point[:, 1])
+    return estimates_dataset(frame_values(ds), range_m, angle, method="camera-ground",
+                             labels_used=0, camera_geometry=PINHOLE_CAMERA)

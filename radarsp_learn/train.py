@@ -50,6 +50,7 @@ import numpy as np
 import torch
 
 from radarsp.errors import RadarspFileError
+from radarsp.metrics import NO_CAMERA
 from radarsp_learn.config import OBJECTIVE_DEFAULTS, ConfigError, TrainConfig, parse_settings
 from radarsp_learn.data import (
     RadioVisualFrames,
@@ -200,33 +201,35 @@ def _weight(batch: dict) -> int:
     return len(batch["heatmap"])
 
 
-def _labels_for(config: TrainConfig, ds, grid: Grid) -> tuple[np.ndarray, int, str]:
-    """Training targets as model-grid cells, how many of them are ground truth, and the
-    ``method`` that made them."""
+def _labels_for(config: TrainConfig, ds, grid: Grid) -> tuple[np.ndarray, int, str, str]:
+    """Training targets as model-grid cells, how many of them are ground truth, the
+    ``method`` that made them and the camera geometry it used (``camera_geometry``)."""
     if config.objective == "supervised":
         cells = truth_cells(ds, grid)
-        return cells, int(np.isfinite(cells).all(axis=1).sum()), "ground truth"
+        return cells, int(np.isfinite(cells).all(axis=1).sum()), "ground truth", NO_CAMERA
     if config.labels is None:
         raise ValueError(f"objective {config.objective!r} needs --labels (a self-label file)")
     from radarsp.io import open_estimates
 
     estimates = open_estimates(config.labels)
     used = int(estimates.attrs.get("labels_used", 0))
-    return estimate_cells(estimates, ds, grid), used, str(estimates.attrs.get("method", ""))
+    camera = str(estimates.attrs.get("camera_geometry", "unknown"))
+    return (estimate_cells(estimates, ds, grid), used, str(estimates.attrs.get("method", "")),
+            camera)
 
 
 def prepare_data(config: TrainConfig, data_path, *, needs_camera: bool, needs_labels: bool):
     """Open ``data_path``, split by sequence and build train/validation frame sets.
 
-    Returns ``(train, val, labels_used, labels_method)``.
+    Returns ``(train, val, labels_used, labels_method, labels_camera_geometry)``.
     """
     ds = open_heatmap(data_path)
     if not config.cache:  # cached frames are checked as they are read, below
         check_power(ds)
     grid = Grid.from_dataset(ds, config.grid_shape)
-    labels, labels_used, labels_method = None, 0, ""
+    labels, labels_used, labels_method, labels_camera = None, 0, "", NO_CAMERA
     if needs_labels:
-        labels, labels_used, labels_method = _labels_for(config, ds, grid)
+        labels, labels_used, labels_method, labels_camera = _labels_for(config, ds, grid)
     train_frames, val_frames = split_by_sequence(frame_sequences(ds),
                                                  val_fraction=config.val_fraction,
                                                  seed=config.seed)
@@ -247,7 +250,7 @@ def prepare_data(config: TrainConfig, data_path, *, needs_camera: bool, needs_la
                              f"split of {data_path} ({len(frames)} frames)")
     train = RadioVisualFrames(ds, frames=train_frames, **common)
     val = RadioVisualFrames(ds, frames=val_frames, **common)
-    return train, val, labels_used, labels_method
+    return train, val, labels_used, labels_method, labels_camera
 
 
 def train(config: TrainConfig | None, data_path, run_dir, *, resume: bool = False,
@@ -349,7 +352,7 @@ def _train(config, data_path, run_dir: Path, *, resume: bool, force: bool, progr
     device = resolve_device(config.device)
     seed_everything(config.seed)
     objective = build_checked(config).to(device)
-    train_data, val_data, labels_used, labels_method = prepare_data(
+    train_data, val_data, labels_used, labels_method, labels_camera = prepare_data(
         config, data_path, needs_camera=objective.needs_camera,
         needs_labels=objective.needs_labels)
     if hasattr(objective, "flip_angle"):
@@ -371,7 +374,7 @@ def _train(config, data_path, run_dir: Path, *, resume: bool, force: bool, progr
             meta = {"config": config.to_dict(), "data": os.fspath(Path(data_path).resolve()),
                     "fingerprints": {role: fingerprint(path) for role, path in inputs.items()},
                     "versions": _versions(), "labels_used": labels_used,
-                    "labels_method": labels_method,
+                    "labels_method": labels_method, "labels_camera_geometry": labels_camera,
                     "train_frames": len(train_data), "val_frames": len(val_data),
                     "world_size": world}
             if not resume:  # a resumed run's own config.json is kept whatever happens
@@ -557,6 +560,7 @@ def selflabel_estimates(objective, config: TrainConfig, data_path, *,
         cells = cells + offset
         range_m, angle_rad = data.grid.to_polar(cells[:, 0], cells[:, 1])
         return estimates_dataset(data.frame_ids, range_m, angle_rad, method=name,
+                                 labels_used=used, camera_geometry=NO_CAMERA,
                                  attrs={"selflabel_method": "similarity",
                                         "calibration_offset_cells": list(map(float, offset)),
                                         **attrs})
@@ -592,8 +596,10 @@ def predict_estimates(objective, config: TrainConfig, meta: dict, data_path, *,
     ``method`` (the table's ``method`` attr) defaults to ``"supervised"`` for the supervised
     baseline and otherwise to ``"<source>-localiser"``, ``<source>`` from the run's labels
     (``"mcl-selflabel"`` labels make an ``"mcl-localiser"``, ``"cl-selflabel"`` a
-    ``"cl-localiser"``, ...). ``labels_used`` is the run's (``meta``, its ``config.json``);
-    ``run``, the run directory, is named in refusals and recorded as the ``run`` attr.
+    ``"cl-localiser"``, ``"rodnet-teacher"`` labels a ``"rodnet-student"``, ...).
+    ``labels_used`` and ``camera_geometry`` are the run's labels' (``meta``, its
+    ``config.json``); ``run``, the run directory, is named in refusals and recorded as the
+    ``run`` attr.
     """
     from radarsp_learn.localiser import predict
 
@@ -604,11 +610,15 @@ def predict_estimates(objective, config: TrainConfig, meta: dict, data_path, *,
     if method is None:
         source = meta.get("labels_method") or "mcl-selflabel"
         method = ("supervised" if config.objective == "supervised"
+                  else "rodnet-student" if source == "rodnet-teacher"
                   else f"{source.removesuffix('-selflabel')}-localiser")
     data = _frames_for(config, data_path, with_camera=False)
+    # a localiser inherits what its training labels used; runs from before the attr was
+    # recorded say "unknown" rather than a guess
+    camera = meta.get("labels_camera_geometry", "unknown")
     return predict(objective.localiser, data, method=method, progress=progress,
-                   attrs={**({} if run is None else {"run": os.fspath(run)}),
-                          "labels_used": meta["labels_used"]})
+                   labels_used=meta["labels_used"], camera_geometry=camera,
+                   attrs={} if run is None else {"run": os.fspath(run)})
 
 
 def run_predict(run_dir, data_path, output, *, force: bool = False, progress: bool = True,

@@ -213,3 +213,43 @@ def test_cuda_refused_when_unavailable(scenes_file, tmp_path):
         assert "--device" in result.output and "cuda is not available" in result.output
         assert "Traceback" not in result.output and not (tmp_path / "r").exists()
         assert not (tmp_path / "study").exists()
+
+
+def test_teacher_student_and_camera_ground_from_the_command_line(tmp_path):
+    """The RODNet-style teacher -> student chain and the camera-only baseline, end to end,
+    each written under its own name with what it used (labels 0, the pinhole camera)."""
+    from cli.main import main as radarsp_main
+    from radarsp.heatmap import heatmap_dataset
+    from radarsp.io import save
+    from radarsp.simulate import simulate
+
+    lot = tmp_path / "lot.nc"
+    save(heatmap_dataset(simulate("parking-lot", frames=45, seed=4, image_size=(32, 32))), lot)
+    assert invoke("teacher", lot, "-o", tmp_path / "teacher.nc").exit_code == 0
+    result = invoke("train", "--objective", "localiser", "--labels", tmp_path / "teacher.nc",
+                    *SMALL, lot, "-o", tmp_path / "student")
+    assert result.exit_code == 0, result.output
+    assert invoke("predict", tmp_path / "student", lot, "-o", tmp_path / "s.nc").exit_code == 0
+    assert invoke("camera-ground", lot, "-o", tmp_path / "g.nc").exit_code == 0
+    pinhole = "pinhole intrinsics + pose"
+    with xr.open_dataset(tmp_path / "teacher.nc") as teacher, \
+            xr.open_dataset(tmp_path / "s.nc") as student, \
+            xr.open_dataset(tmp_path / "g.nc") as ground, xr.open_dataset(lot) as truth:
+        for table, method in ((teacher, "rodnet-teacher"), (student, "rodnet-student"),
+                              (ground, "camera-ground")):
+            assert (table.attrs["method"], table.attrs["labels_used"], table.attrs["genie"],
+                    table.attrs["camera_geometry"]) == (method, 0, 0, pinhole)
+        # the teacher's clusters sit on the target: a few m, not the scene's tens of m
+        error = np.hypot(teacher["x"] - truth["target_x"], teacher["y"] - truth["target_y"])
+        assert np.nanmedian(error) < 3.0
+        # the box's bottom edge is the car's near side on the ground: the target's bearing,
+        # a shorter range than its centre
+        assert np.nanmedian(np.abs(ground["angle"] - truth["target_angle"])) < 0.05
+        assert np.nanmean(ground["range"] < truth["target_range"]) > 0.9
+    result = CliRunner().invoke(radarsp_main, [
+        "evaluate", str(tmp_path / "teacher.nc"), str(tmp_path / "s.nc"), str(tmp_path / "g.nc"),
+        "--truth", str(lot), "--n-boot", "0"])
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: line.split() for line in result.output.splitlines()[1:]}
+    assert set(rows) == {"rodnet-teacher", "rodnet-student", "camera-ground"}
+    assert all(row[1:5] == ["0", "pinhole", "intrinsics", "+"] for row in rows.values())

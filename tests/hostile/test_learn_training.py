@@ -172,7 +172,8 @@ def test_resume_refuses_changed_labels(world, tmp_path):
 
     def write_labels(offset):
         save(estimates_dataset(ds["frame"].values, ds["target_range"].values + offset,
-                               ds["target_angle"].values, method="mcl-selflabel"),
+                               ds["target_angle"].values, method="mcl-selflabel",
+                               labels_used=0, camera_geometry="none"),
              labels, schema="estimates-1", force=True)
 
     write_labels(0.0)

@@ -110,7 +110,8 @@ def test_estimates_round_trip_through_cells(scenes):
     data = RadioVisualFrames(scenes, grid_shape=(32, 32), with_camera=False)
     cells = truth_cells(scenes, data.grid)
     r, a = data.grid.to_polar(cells[:, 0], cells[:, 1])
-    table = estimates_dataset(scenes["frame"].values, r, a, method="truth")
+    table = estimates_dataset(scenes["frame"].values, r, a, method="truth",
+                              labels_used=len(r), camera_geometry="none")
     np.testing.assert_allclose(table["x"], scenes["target_x"], atol=1e-4)
     np.testing.assert_allclose(estimate_cells(table, scenes, data.grid), cells, atol=1e-4)
     partial = table.isel(frame=slice(0, 5))

@@ -106,6 +106,7 @@ def test_epoch_metrics_weigh_batches_by_their_labelled_frames(scenes):
 def test_predict_writes_one_row_per_frame(scenes):
     data = RadioVisualFrames(scenes, frames=np.arange(5), grid_shape=(32, 32),
                              with_camera=False)
-    table = predict(Localiser(width=8), data, method="test", batch_size=2)
+    table = predict(Localiser(width=8), data, method="test", labels_used=0,
+                    camera_geometry="none", batch_size=2)
     assert table.sizes["frame"] == 5 and table.attrs["method"] == "test"
     np.testing.assert_allclose(np.hypot(table["x"], table["y"]), table["range"])

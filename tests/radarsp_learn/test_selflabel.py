@@ -178,6 +178,12 @@ def test_camera_angle_keeps_the_range_and_takes_the_box_ray_angle(parking_lot):
     camera = self_labels(objective, data, angle="camera", batch_size=16)
     assert (attention.attrs["selflabel_angle"], camera.attrs["selflabel_angle"]) == (
         "attention", "camera")
+    # honest names: the camera's bearing makes a camera-radar fusion, not MCL
+    assert (attention.attrs["method"], attention.attrs["camera_geometry"]) == (
+        "mcl-selflabel", "none")
+    assert (camera.attrs["method"], camera.attrs["camera_geometry"]) == (
+        "camera-ray-fusion-selflabel", "pinhole intrinsics + pose")
+    assert attention.attrs["labels_used"] == camera.attrs["labels_used"] == 0
     np.testing.assert_allclose(camera["range"], attention["range"], rtol=1e-9)
     # the camera sits above the radar, so every point of a box's centre ray has the azimuth
     # of the target's centre, up to pixel rounding of the box -- whatever the (untrained)
@@ -206,3 +212,23 @@ def test_camera_ray_cells_keeps_frames_without_a_box_and_needs_the_camera_model(
     part["image"].attrs = {}
     with pytest.raises(RadarspFileError, match="image.*focal_length_px"):
         camera_ray_cells(data, cells)
+
+
+def test_the_papers_self_label_needs_no_camera_model(parking_lot):
+    """MCL (attention angle) reads the image and box only: a file without any camera
+    intrinsics or pose gives the same labels, while the camera-ray fusion refuses it."""
+    from radarsp.errors import RadarspFileError
+
+    objective = build_objective(TrainConfig(**SMALL))
+    bare = parking_lot.copy()
+    bare["image"] = bare["image"].copy()
+    bare["image"].attrs = {}
+    with_model = RadioVisualFrames(parking_lot, grid_shape=(32, 32), image_shape=(32, 32))
+    without = RadioVisualFrames(bare, grid_shape=(32, 32), image_shape=(32, 32))
+    expected = self_labels(objective, with_model, batch_size=16)
+    got = self_labels(objective, without, batch_size=16)
+    np.testing.assert_array_equal(got["range"], expected["range"])
+    np.testing.assert_array_equal(got["angle"], expected["angle"])
+    assert got.attrs["camera_geometry"] == "none"
+    with pytest.raises(RadarspFileError, match="focal_length_px"):
+        self_labels(objective, without, angle="camera", batch_size=16)

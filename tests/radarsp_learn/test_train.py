@@ -107,7 +107,8 @@ def _truth_labels(data_path, out, frames=None):
     ds = open_heatmap(data_path)
     frames = slice(None) if frames is None else frames
     save(estimates_dataset(ds["frame"].values[frames], ds["target_range"].values[frames],
-                           ds["target_angle"].values[frames], method="mcl-selflabel"),
+                           ds["target_angle"].values[frames], method="mcl-selflabel",
+                           labels_used=0, camera_geometry="none"),
          out, schema="estimates-1")
     return out
 
