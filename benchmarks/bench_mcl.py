@@ -81,8 +81,9 @@ def errors_of(estimates_path: Path, truth) -> np.ndarray:
 
 def genie_cfar(heatmap_path: Path, out_dir: Path) -> dict[str, Path]:
     """CA-CFAR + DBSCAN on the validation heatmaps: genie and strongest-cluster picks with the
-    library's default settings, and the genie pick with the settings tuned for the parking lot
-    (:data:`radarsp_learn.teacher.CFAR_OPTIONS`, the study's and the teacher's)."""
+    former ``radarsp cfar`` defaults (guard 2,2, train 8,8, pfa 1e-4), and the genie pick with
+    radarsp's one CFAR default (:data:`radarsp.cfar.DEFAULT_PFA`; tuned for the parking lot,
+    also the teacher's)."""
     from radarsp.cfar import DETECTION_OUTPUTS, cfar, detections
     from radarsp.cluster import cluster
     from radarsp.frames import frame_labels
@@ -91,7 +92,9 @@ def genie_cfar(heatmap_path: Path, out_dir: Path) -> dict[str, Path]:
     from radarsp_learn.teacher import cfar_clusters
 
     heat = open_heatmap(heatmap_path).load()
-    clusters = cluster(detections(cfar(heat["power"], outputs=DETECTION_OUTPUTS), heat["power"]))
+    former = {"guard": (2, 2), "train": (8, 8), "pfa": 1e-4}
+    clusters = cluster(detections(cfar(heat["power"], outputs=DETECTION_OUTPUTS, **former),
+                                  heat["power"]))
     truth = heat[["target_range", "target_angle", "target_x", "target_y"]]
     out = {name: out_dir / f"{name}.nc" for name in ("genie", "genie-tuned", "strongest")}
     save(genie_match(clusters, truth), out["genie"], schema="estimates-1", force=True)
@@ -269,8 +272,9 @@ def main(argv=None) -> int:
                  ("MCL localiser on calibrated self-labels",
                   errors_of(work / "localiser-calibrated.nc", truth), used)]
     for name, path in cfar_paths.items():
-        label = {"genie": "genie-aided CFAR (CA 2-D + DBSCAN, default settings)",
-                 "genie-tuned": "genie-aided CFAR, parking-lot settings (guard 4,2, train "
+        label = {"genie": "genie-aided CFAR (CA 2-D + DBSCAN, former `radarsp cfar` defaults: "
+                          "guard 2,2, train 8,8, pfa 1e-4)",
+                 "genie-tuned": "genie-aided CFAR, radarsp's CFAR default (guard 4,2, train "
                                 "16,4, pfa 1e-2; tuned on labelled frames of another seed)",
                  "strongest": "strongest CFAR cluster"}[name]
         used = "0" if name == "strongest" else "every frame's truth (genie)"

@@ -14,10 +14,12 @@ from cli.common import (
     quiet,
     scheduler_options,
 )
-from radarsp.cfar import EDGES
+from radarsp.cfar import DEFAULT_GUARD, DEFAULT_METHOD, DEFAULT_PFA, DEFAULT_TRAIN, EDGES
 from radarsp.cfar.threshold import METHODS
 
 # words of radarsp.cfar's ValueError messages -> the option to blame
+#: How a (range, angle) pair of cell counts is written on the command line.
+PAIR = "{},{}"
 # (the first match wins: a window too large or without training cells is --guard and --train)
 BLAME = (("rank", "--rank"), ("pfa", "--pfa"), ("edge", "--edge"),
          ("threshold_factor", "--threshold-factor"), ("window", "--guard/--train"),
@@ -102,16 +104,19 @@ def checked_detector(power, source: str, name: str, **settings):
 @click.command("cfar")
 @click.argument("heatmap", type=INPUT)
 @output_option()
-@click.option("--method", type=click.Choice(METHODS), default="ca", show_default=True,
+@click.option("--method", type=click.Choice(METHODS), default=DEFAULT_METHOD, show_default=True,
               help="Noise estimate: ca cell average, go/so greatest/smallest of the leading "
                    "and lagging half averages, os ordered statistic (--rank).")
-@click.option("--guard", "guard_text", default="2,2", show_default=True,
+@click.option("--guard", "guard_text", default=PAIR.format(*DEFAULT_GUARD), show_default=True,
               help="Guard cells per side, R,A (range bins, angle or velocity bins).")
-@click.option("--train", "train_text", default="8,8", show_default=True,
+@click.option("--train", "train_text", default=PAIR.format(*DEFAULT_TRAIN), show_default=True,
               help="Training cells per side beyond the guard cells, R,A (bins).")
-@click.option("--pfa", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=1e-4,
-              show_default=True, help="Design false-alarm probability per cell "
-                                      "(exponential, square-law noise).")
+@click.option("--pfa", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              default=DEFAULT_PFA, show_default=True,
+              help="Design false-alarm probability per cell (exponential, square-law noise). "
+                   "The defaults (CA, guard 4,2, train 16,4, pfa 1e-2) are radarsp's one CFAR "
+                   "default, shared with pipeline and the library; chosen on labelled simulated "
+                   "parking-lot frames (radarsp.cfar.DEFAULT_PFA says on what).")
 @click.option("--rank", type=int, help="OS: 1-based rank of the noise estimate among the "
                                        "training cells (default 3/4 of them).")
 @click.option("--threshold-factor", type=float,

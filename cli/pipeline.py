@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from cli.cfar import check_cfar_memory, checked_detector
+from cli.cfar import PAIR, check_cfar_memory, checked_detector
 from cli.cluster import cluster_options, parse_eps
 from cli.common import INPUT, dask_client, parse_pair, quiet, scheduler_options
 from cli.heatmap import (
@@ -19,6 +19,7 @@ from cli.heatmap import (
     window_option,
 )
 from cli.match import FRAME_TRUTH, add_truth, cross_domain_options
+from radarsp.cfar import DEFAULT_GUARD, DEFAULT_METHOD, DEFAULT_PFA, DEFAULT_TRAIN
 from radarsp.cfar.threshold import METHODS
 
 
@@ -63,14 +64,16 @@ class _Stages:
               help="Largest range kept, m.")
 @click.option("--doppler", is_flag=True,
               help="Also range-Doppler maps (needs a symbol dim) and cross-domain estimates.")
-@click.option("--cfar-method", type=click.Choice(METHODS), default="ca",
+@click.option("--cfar-method", type=click.Choice(METHODS), default=DEFAULT_METHOD,
               show_default=True, help="CFAR noise estimator.")
-@click.option("--guard", default="4,2", show_default=True, metavar="R,A",
+@click.option("--guard", default=PAIR.format(*DEFAULT_GUARD), show_default=True, metavar="R,A",
               help="CFAR guard cells per side (range, angle).")
-@click.option("--train", default="16,4", show_default=True, metavar="R,A",
+@click.option("--train", default=PAIR.format(*DEFAULT_TRAIN), show_default=True, metavar="R,A",
               help="CFAR training cells per side (range, angle).")
 @click.option("--pfa", type=click.FloatRange(0, 1, min_open=True, max_open=True),
-              default=1e-2, show_default=True, help="Design false-alarm probability per cell.")
+              default=DEFAULT_PFA, show_default=True,
+              help="Design false-alarm probability per cell. CFAR defaults are radarsp's one "
+                   "(as radarsp cfar and the library).")
 @click.option("--rank", type=click.IntRange(min=1), help="OS-CFAR rank (1-based).")
 @cluster_options
 @cross_domain_options(min_speed=0.25, when=" (with --doppler)")

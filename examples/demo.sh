@@ -8,9 +8,21 @@ radarsp simulate --scenario parking-lot --frames 2000 --seed 1 -o "$out/scenes.n
 radarsp info "$out/scenes.nc"
 radarsp pipeline "$out/scenes.nc" -o "$out/run" --force
 radarsp plot "$out/run/heatmap.nc" --frame 0 --detections "$out/run/detections.nc" -o "$out/frame0.png" --force
-# MCL: self-supervised backbone on radio + masked camera, self-labels, radio-only localiser (quick settings)
-radarsp-learn -q train --objective mcl "$out/run/heatmap.nc" -o "$out/mcl" --force --epochs 5
-radarsp-learn -q selflabel "$out/mcl" "$out/run/heatmap.nc" -o "$out/selflabels.nc" --force
-radarsp-learn -q train --objective localiser --labels "$out/selflabels.nc" "$out/run/heatmap.nc" -o "$out/loc" --force --epochs 6
-radarsp-learn -q predict "$out/loc" "$out/run/heatmap.nc" -o "$out/estimates-mcl.nc" --force
-radarsp evaluate "$out/run/estimates-genie.nc" "$out/run/estimates-strongest.nc" "$out/estimates-mcl.nc" --truth "$out/scenes.nc"
+# Label-free localisers, each under its own name (quick settings; all read 0 labels):
+# MCL -- self-supervised backbone on radio + masked camera, the paper's self-labels, radio-only localiser
+h="$out/run/heatmap.nc"
+radarsp-learn -q train --objective mcl "$h" -o "$out/mcl" --force --epochs 5
+radarsp-learn -q selflabel "$out/mcl" "$h" -o "$out/selflabels.nc" --force
+radarsp-learn -q train --objective localiser --labels "$out/selflabels.nc" "$h" -o "$out/loc" --force --epochs 6
+radarsp-learn -q predict "$out/loc" "$h" -o "$out/estimates-mcl.nc" --force
+# camera-ray fusion -- MCL's range, the calibrated camera ray's bearing (uses the camera model)
+radarsp-learn -q selflabel "$out/mcl" "$h" -o "$out/selflabels-camera.nc" --angle camera --force
+radarsp-learn -q train --objective localiser --labels "$out/selflabels-camera.nc" "$h" -o "$out/loc-camera" --force --epochs 6
+radarsp-learn -q predict "$out/loc-camera" "$h" -o "$out/estimates-camera-ray-fusion.nc" --force
+# RODNet-style teacher (CFAR clusters picked by camera rays) and the student trained on it
+radarsp-learn -q teacher "$h" -o "$out/teacher.nc" --force
+radarsp-learn -q train --objective localiser --labels "$out/teacher.nc" "$h" -o "$out/student" --force --epochs 6
+radarsp-learn -q predict "$out/student" "$h" -o "$out/estimates-rodnet-student.nc" --force
+radarsp evaluate "$out/run/estimates-genie.nc" "$out/run/estimates-strongest.nc" \
+    "$out/estimates-mcl.nc" "$out/estimates-camera-ray-fusion.nc" "$out/estimates-rodnet-student.nc" \
+    --truth "$out/scenes.nc"

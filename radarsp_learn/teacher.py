@@ -31,13 +31,16 @@ from typing import Literal
 import numpy as np
 import xarray as xr
 
+from radarsp.cfar import DEFAULT_GUARD, DEFAULT_METHOD, DEFAULT_PFA, DEFAULT_TRAIN
 from radarsp.errors import RadarspFileError
 from radarsp.geometry import cartesian_to_polar
 from radarsp.metrics import PINHOLE_CAMERA
 
 # CFAR and DBSCAN settings of the statistical baseline: the grid-search winners of
 # benchmarks/bench_statistical.py on a separate labelled set of simulated parking-lot frames.
-CFAR_OPTIONS = {"method": "ca", "guard": (4, 2), "train": (16, 4), "pfa": 1e-2}
+#: The teacher's CFAR: radarsp's one default (:data:`radarsp.cfar.DEFAULT_PFA` says why).
+CFAR_OPTIONS = {"method": DEFAULT_METHOD, "guard": DEFAULT_GUARD, "train": DEFAULT_TRAIN,
+                "pfa": DEFAULT_PFA}
 CLUSTER_OPTIONS = {"eps": (1.0, 1.0), "min_samples": 5}
 
 

@@ -153,3 +153,29 @@ def test_cfar_in_blocks_of_frames_gives_the_same_table(heatmap_file, tmp_path):
     assert other.attrs["frame_count"] == 3
     for column in ("frame", "range", "angle", "power", "snr"):
         np.testing.assert_array_equal(one[column], other[column])
+
+
+def test_one_cfar_default_for_the_command_the_pipeline_the_library_and_the_teacher(tmp_path):
+    """`radarsp cfar` without options, `radarsp pipeline`, radarsp.cfar() and the RODNet-style
+    teacher detect the same cells: one default, not four."""
+    import radarsp
+    from radarsp.cfar import DEFAULT_GUARD, DEFAULT_METHOD, DEFAULT_PFA, DEFAULT_TRAIN
+
+    scenes = tmp_path / "scenes.nc"
+    radarsp.save(radarsp.simulate("parking-lot", frames=4, seed=8, image_size=(16, 16)), scenes)
+    assert run("heatmap", scenes, "-o", tmp_path / "h.nc").exit_code == 0
+    assert run("cfar", tmp_path / "h.nc", "-o", tmp_path / "d.nc").exit_code == 0
+    result = run("pipeline", scenes, "-o", tmp_path / "run", "--n-boot", 0)
+    assert result.exit_code == 0, result.output
+    with radarsp.open_heatmap(tmp_path / "h.nc") as heat:
+        power = heat["power"].load()
+    library = detections(cfar(power), power)
+    tables = [open_detections(tmp_path / "d.nc"),
+              open_detections(tmp_path / "run" / "detections.nc")]
+    for table in tables:
+        for column in ("frame", "range", "angle"):
+            np.testing.assert_array_equal(table[column].values, library[column].values)
+    assert library.sizes["detection"] > 0
+    teacher = pytest.importorskip("radarsp_learn.teacher")
+    assert teacher.CFAR_OPTIONS == {"method": DEFAULT_METHOD, "guard": DEFAULT_GUARD,
+                                    "train": DEFAULT_TRAIN, "pfa": DEFAULT_PFA}

@@ -184,11 +184,11 @@ def test_wrap_and_skip_policies():
         ({"edge": "mirror"}, "edge"),
         ({"threshold_factor": -2.0}, "threshold_factor"),
         ({"dims": "doppler"}, "dims"),
-        ({"dims": "range"}, "one entry per working dim"),
+        ({"dims": "range", "guard": (2, 2)}, "one entry per working dim"),
     ],
 )
 def test_invalid_settings_raise_clear_value_errors(kwargs, match):
-    power = xr.DataArray(np.ones((2, 40, 32)), dims=("frame", "range", "angle"))
+    power = xr.DataArray(np.ones((2, 64, 32)), dims=("frame", "range", "angle"))
     with pytest.raises(ValueError, match=match):
         cfar(power, **kwargs)
 
