@@ -29,6 +29,15 @@ Usage::
 
     .venv/bin/python benchmarks/bench_mcl.py            # 10,000 + 2,000 frames
     .venv/bin/python benchmarks/bench_mcl.py --quick    # 600 + 300 frames, smoke run
+    .venv/bin/python benchmarks/bench_mcl.py --scenario suburban   # the scenario table below
+
+``--scenario parking-lot|suburban|street-canyon`` runs the *scenario table* instead: new data
+seeds (training 31, validation 32: never used to tune anything), 8,000 + 2,000 frames, two
+training seeds (``--seeds``), and for each the methods under their own names -- supervised,
+MCL (the paper's self-label), camera-ray fusion, RODNet-style teacher and student, the
+camera-only ground projection, genie CFAR at both settings, the strongest cluster -- with
+50th / 90th percentiles and their 95 % bootstrap intervals, labels and camera geometry used,
+and wall time; then which of issue #14's goals hold. Written to ``results/mcl-<scenario>.md``.
 """
 
 from __future__ import annotations
@@ -57,8 +66,8 @@ def _clock(times: dict, name: str, function, *args, **kwargs):
     return result
 
 
-def make_data(path: Path, frames: int, seed: int) -> None:
-    """Simulate parking-lot CSI in blocks and write its heatmap-1 file."""
+def make_data(path: Path, frames: int, seed: int, scenario: str = "parking-lot") -> None:
+    """Simulate ``scenario`` CSI in blocks and write its heatmap-1 file."""
     import xarray as xr
 
     from radarsp.heatmap import heatmap_dataset
@@ -66,7 +75,7 @@ def make_data(path: Path, frames: int, seed: int) -> None:
     from radarsp.simulate import simulate
 
     block = 1500  # a multiple of the 15-frame sequences, so blocks join seamlessly
-    parts = [heatmap_dataset(simulate("parking-lot", frames=min(block, frames - start),
+    parts = [heatmap_dataset(simulate(scenario, frames=min(block, frames - start),
                                       seed=seed, start=start))
              for start in range(0, frames, block)]
     save(xr.concat(parts, dim="frame") if len(parts) > 1 else parts[0], path, force=True)
@@ -167,6 +176,147 @@ def throughput(run_dir: Path) -> float:
     return float(np.median([json.loads(line)["train_samples_per_s"] for line in lines]))
 
 
+SCENARIO_DATA_SEEDS = (31, 32)
+PINHOLE = "pinhole intrinsics + pose"
+
+
+def scenario_seed(work: Path, files: tuple[Path, Path], seed: int, quick: dict,
+                  times: dict) -> dict[str, Path]:
+    """One training seed of the scenario table: every trained method's validation estimates."""
+    from radarsp.io import open_heatmap, save
+    from radarsp_learn.teacher import teacher_labels
+    from radarsp_learn.train import TrainConfig, run_predict, run_selflabel, train
+
+    train_nc, val_nc = files
+    work.mkdir(parents=True, exist_ok=True)
+    _clock(times, "supervised train", train,
+           TrainConfig(objective="supervised", seed=seed, **quick), train_nc,
+           work / "supervised", force=True, progress=False)
+    _clock(times, "supervised predict", run_predict, work / "supervised", val_nc,
+           work / "supervised.nc", force=True, progress=False)
+    _clock(times, "MCL train", train, TrainConfig(objective="mcl", seed=seed, **quick),
+           train_nc, work / "mcl", force=True, progress=False)
+    for angle, name in (("attention", "mcl"), ("camera", "fusion")):
+        _clock(times, f"{name} self-label (train)", run_selflabel, work / "mcl", train_nc,
+               work / f"{name}-labels.nc", angle=angle, force=True, progress=False)
+        localiser(times, f"{name} localiser", work / f"{name}-labels.nc", f"loc-{name}",
+                  files, seed=seed, **quick)
+    _clock(times, "RODNet teacher (train)", lambda: save(
+        teacher_labels(open_heatmap(train_nc).load()), work / "teacher-train.nc",
+        schema="estimates-1", force=True))
+    localiser(times, "RODNet student", work / "teacher-train.nc", "student", files, seed=seed,
+              **quick)
+    return {"supervised": work / "supervised.nc", "mcl-localiser": work / "loc-mcl.nc",
+            "camera-ray-fusion-localiser": work / "loc-fusion.nc",
+            "rodnet-student": work / "student.nc"}
+
+
+def scenario_main(args) -> int:
+    """The scenario table of issue #14 (see the module docstring)."""
+    import torch
+
+    from radarsp.io import open_estimates, open_heatmap, save
+    from radarsp.metrics import error_summary, localisation_error
+    from radarsp_learn.teacher import camera_ground_estimates, teacher_labels
+
+    torch.set_num_threads(args.threads)
+    work = args.workdir.parent / f"mcl-{args.scenario}"
+    work.mkdir(parents=True, exist_ok=True)
+    train_nc, val_nc = work / "train.nc", work / "val.nc"
+    times: dict[str, float] = {}
+    _clock(times, "simulate+heatmap (train)", make_data, train_nc, args.frames,
+           args.train_seed, args.scenario)
+    _clock(times, "simulate+heatmap (val)", make_data, val_nc, args.val_frames, args.val_seed,
+           args.scenario)
+    truth = open_heatmap(val_nc)[["target_x", "target_y"]].load()
+    quick = {"epochs": 2} if args.quick else {}
+
+    # label-free, untrained rows (the same for every training seed)
+    cfar_paths = _clock(times, "genie-aided CFAR (val)", genie_cfar, val_nc, work)
+    _clock(times, "RODNet teacher (val)", lambda: save(
+        teacher_labels(open_heatmap(val_nc).load()), work / "teacher-val.nc",
+        schema="estimates-1", force=True))
+    _clock(times, "camera ground projection (val)", lambda: save(
+        camera_ground_estimates(open_heatmap(val_nc).load()), work / "camera-ground.nc",
+        schema="estimates-1", force=True))
+    fixed = {"genie-cfar (radarsp default)": (cfar_paths["genie-tuned"],
+                                              "genie-aided CFAR (val)"),
+             "genie-cfar (former cfar defaults)": (cfar_paths["genie"],
+                                                   "genie-aided CFAR (val)"),
+             "strongest-cluster": (cfar_paths["strongest"], "genie-aided CFAR (val)"),
+             "rodnet-teacher": (work / "teacher-val.nc", "RODNet teacher (val)"),
+             "camera-ground": (work / "camera-ground.nc", "camera ground projection (val)")}
+    stage_of = {"supervised": ("supervised train", "supervised predict"),
+                "mcl-localiser": ("MCL train", "mcl self-label (train)", "mcl localiser train",
+                                  "mcl localiser predict"),
+                "camera-ray-fusion-localiser": ("MCL train", "fusion self-label (train)",
+                                                "fusion localiser train",
+                                                "fusion localiser predict"),
+                "rodnet-student": ("RODNet teacher (train)", "RODNet student train",
+                                   "RODNet student predict")}
+    rows, per_seed = [], {}
+    for seed in args.seeds:
+        seed_times: dict[str, float] = {}
+        paths = scenario_seed(work / f"seed{seed}", (train_nc, val_nc), seed, quick,
+                              seed_times)
+        for method, path in paths.items():
+            seconds = sum(seed_times[k] for k in stage_of[method])
+            rows.append((method, seed, path, seconds))
+        per_seed[seed] = seed_times
+    rows += [(name, None, path, times[stage]) for name, (path, stage) in fixed.items()]
+
+    def used(attrs):
+        labels = "genie" if int(attrs.get("genie", 0)) else str(attrs.get("labels_used", "?"))
+        return labels, str(attrs.get("camera_geometry", "unknown"))
+
+    lines = [f"## MCL and every label-free baseline on the {args.scenario} (issue #14)", "",
+             f"Simulated {args.scenario}: {args.frames} training frames (seed "
+             f"{args.train_seed}), {args.val_frames} validation frames (seed {args.val_seed}) "
+             "-- data seeds no method was tuned on; default `TrainConfig`; training seeds "
+             f"{', '.join(map(str, args.seeds))}; torch {torch.__version__}, {args.threads} "
+             f"threads on {os.cpu_count()} cores. Errors: Euclidean x-y (m) on the validation "
+             "frames, 95 % bootstrap intervals (1,000 resamples). Wall time: the method's own "
+             "stages (training, self-labelling, prediction), machine shared with other jobs.",
+             "", "| method | training seed | 50th %ile (m) | 90th %ile (m) | labels used | "
+             "camera geometry used | wall time (s) |", "|---|---|---|---|---|---|---|"]
+    medians: dict[str, list] = {}
+    for method, seed, path, seconds in rows:
+        est = open_estimates(path)
+        summary = error_summary(localisation_error(est, truth), n_boot=1000, seed=0)
+        low, high = summary["error_low"].values, summary["error_high"].values
+        p50, p90 = summary["error"].values
+        labels, camera = used(est.attrs)
+        medians.setdefault(method, []).append((p50, p90))
+        miss = float(summary["miss_rate"])
+        note = f" ({100 * miss:.0f} % missed)" if miss else ""
+        lines.append(f"| {method}{note} | {'-' if seed is None else seed} | {p50:.2f} "
+                     f"[{low[0]:.2f}, {high[0]:.2f}] | {p90:.2f} [{low[1]:.2f}, {high[1]:.2f}] "
+                     f"| {labels} | {camera} | {seconds:.0f} |")
+    lines += ["", "Goals of issue #14 item 3, per training seed (the better genie: the lower of "
+              "the two CFAR settings, at each percentile):", ""]
+    genies = [medians["genie-cfar (radarsp default)"][0],
+              medians["genie-cfar (former cfar defaults)"][0]]
+    better = (min(g[0] for g in genies), min(g[1] for g in genies))
+    for i, seed in enumerate(args.seeds):
+        sup, mcl = medians["supervised"][i], medians["mcl-localiser"][i]
+        student = medians["rodnet-student"][i]
+        checks = {
+            "supervised < MCL < better genie (median)": sup[0] < mcl[0] < better[0],
+            "supervised < MCL < better genie (90th)": sup[1] < mcl[1] < better[1],
+            "MCL < RODNet-style student (median)": mcl[0] < student[0],
+            "MCL median <= 0.75x better genie": mcl[0] <= 0.75 * better[0],
+        }
+        lines.append(f"- seed {seed}: MCL {mcl[0]:.2f} / {mcl[1]:.2f} m vs better genie "
+                     f"{better[0]:.2f} / {better[1]:.2f} m ({mcl[0] / better[0]:.2f}x at the "
+                     "median); " + "; ".join(f"{k}: {'yes' if v else 'no'}"
+                                             for k, v in checks.items()))
+    lines += ["", f"Reproduce: `{reproduce_command('bench_mcl.py', args.argv)}`", ""]
+    write_fragment("\n".join(lines), fragment_path(f"mcl-{args.scenario}", quick=args.quick,
+                                                   out=args.out))
+    print("\n".join(lines))
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=10_000, help="training frames")
@@ -182,9 +332,24 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, help="fragment to write (default results/mcl.md for "
                         "training seed 0, results/mcl-seed<N>.md otherwise, "
                         "results/mcl-quick.md with --quick)")
+    parser.add_argument("--scenario", choices=("parking-lot", "suburban", "street-canyon"),
+                        help="run the scenario table (new data seeds, 8,000 + 2,000 frames, "
+                             "every method under its own name) instead")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1],
+                        help="training seeds of the scenario table")
     args = parser.parse_args(argv)
+    args.argv = argv
+    if args.scenario:
+        defaults = {"frames": 10_000, "val_frames": 2_000, "train_seed": 1, "val_seed": 2}
+        scenario = {"frames": 8_000, "val_frames": 2_000, "train_seed": SCENARIO_DATA_SEEDS[0],
+                    "val_seed": SCENARIO_DATA_SEEDS[1]}
+        for name, value in scenario.items():
+            if getattr(args, name) == defaults[name]:
+                setattr(args, name, value)
     if args.quick:
         args.frames, args.val_frames = 600, 300
+    if args.scenario:
+        return scenario_main(args)
 
     import torch
 
