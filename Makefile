@@ -12,9 +12,18 @@ $(BIN)/python:
 
 # torch first, pinned to the 2.13.0 CPU build the registry serves here, so that no later
 # requirement (ours or a dependency's) pulls a newer torch with its CUDA packages.
+# Sionna RT's Dr.Jit needs LLVM >= 16 for its CPU backend; Debian 12's default LLVM 15 crashes
+# it ("Cannot select ... fmaximum"). Install libllvm19 where apt-get can (root, or sudo).
+LLVM_LIB := libLLVM.so.19
+
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install torch==2.13.0
-	$(BIN)/pip install -e '.[learn,test,distributed]'
+	$(BIN)/pip install -e '.[learn,test,distributed,raytrace]'
+	@if ! ldconfig -p 2>/dev/null | grep -q '$(LLVM_LIB)' && command -v apt-get >/dev/null; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  ( $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq libllvm19 ) \
+	    || echo "warning: could not install libllvm19: the raytrace engine's tests will be skipped"; \
+	fi
 	touch $(STAMP)
 
 install: $(STAMP)

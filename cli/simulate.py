@@ -134,11 +134,30 @@ def _frame_coords(options: dict, start: int, count: int) -> dict:
               show_default=True, help="Weather of every frame.")
 @click.option("--multipath/--no-multipath", default=False, show_default=True,
               help="Add ground-bounce (and facade-bounce) ghost paths.")
-@click.option("--block", type=click.IntRange(min=1), default=1500, show_default=True,
-              help="Frames simulated per block when writing (bounds memory).")
+@click.option("--block", type=click.IntRange(min=1), default=None,
+              help="Frames simulated per block when writing (bounds memory); default 1500, "
+                   "150 with --engine raytrace (its unit of resumption).")
+@click.option("--engine", type=click.Choice(["points", "raytrace"]), default="points",
+              show_default=True,
+              help="points: radarsp's fast point-scatterer simulator. raytrace: NVIDIA Sionna "
+                   "RT (pip install 'radarsp[raytrace]'): ground, buildings and car meshes "
+                   "with diffuse ITU materials, specular + diffuse paths, the camera rendered "
+                   "from the same scene; written in blocks next to the output and resumable "
+                   "(run the same command again after a kill). About 0.3-0.6 frames/s on 2 "
+                   "CPU cores at the defaults (benchmarks/RESULTS.md).")
+@click.option("--samples", type=click.IntRange(min=1000), default=100_000, show_default=True,
+              help="raytrace: rays per source. Time grows linearly with it: 1e5 ~0.5 s/frame "
+                   "of radio, 3e5 ~1.9 s on 2 CPU cores; below ~3e5 the odd frame has a "
+                   "diffuse floor-bounce outlier.")
+@click.option("--max-depth", type=click.IntRange(min=1, max=6), default=2, show_default=True,
+              help="raytrace: bounces per path (1: single bounce, no multipath; each more "
+                   "roughly doubles the time).")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
+              help="raytrace: cpu (Dr.Jit's LLVM backend; the tested path) or cuda (a CUDA "
+                   "GPU through Dr.Jit's CUDA variant, where present).")
 def command(scenario, frames, seed, output, force, snr_db, subcarriers, carrier, bandwidth,
             array, symbols, symbol_period, sequence_length, frame_interval, image_size,
-            weather, multipath, block):
+            weather, multipath, block, engine, samples, max_depth, device):
     """Synthesise paired radio-visual frames (CSI + camera + truth) into a csi-1 file.
 
     A monostatic OFDM radar at the origin (boresight +y) and a camera 6 m above it watch
@@ -153,6 +172,11 @@ def command(scenario, frames, seed, output, force, snr_db, subcarriers, carrier,
     if shape is None:
         raise click.BadParameter(f"expected N or NxM, got {array!r}", param_hint="--array")
     planar = any(sep in array.lower() for sep in "x,")
+    if engine == "raytrace" and (weather != "clear" or multipath):
+        raise click.BadParameter("the raytrace engine traces multipath itself and has no "
+                                 "weather: drop --weather/--multipath", param_hint="--engine")
+    if block is None:
+        block = 150 if engine == "raytrace" else 1500
     # Blocks start on sequence boundaries so each sequence is simulated once.
     block = max(sequence_length, block // sequence_length * sequence_length)
     # sizes first: nothing below allocates more than they imply
@@ -175,11 +199,18 @@ def command(scenario, frames, seed, output, force, snr_db, subcarriers, carrier,
         frame_interval=frame_interval, image_size=_size(image_size, "--image-size"),
         weather=None if weather == "clear" else weather, multipath=multipath,
     )
-    if frames <= block:
+    if engine == "raytrace":
+        from cli.raytrace import simulate_in_blocks
+
+        for name in ("weather", "multipath"):
+            options.pop(name)
+        options.update(samples=samples, max_depth=max_depth, device=device)
+        simulate_in_blocks(options, frames, block, output, force=force, progress=not quiet())
+    elif frames <= block:
         ds = simulate(**options, frames=frames)
         save(ds, output, force=force)
     else:
         save(_lazy(options, frames, block), output, force=force, progress=not quiet())
     if not quiet():
         click.echo(f"wrote {output}: {frames} frames of {scenario}, {len(rx)} rx x "
-                   f"{subcarriers} subcarriers", err=True)
+                   f"{subcarriers} subcarriers ({engine})", err=True)

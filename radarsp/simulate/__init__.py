@@ -38,7 +38,7 @@ from radarsp.simulate.channel import (
     ula_positions,
 )
 from radarsp.simulate.scatter import scatterers
-from radarsp.simulate.scene import SCENARIOS, WEATHERS, canonical_scenario, make_scene
+from radarsp.simulate.scene import SCENARIOS, WEATHERS, Scene, canonical_scenario, make_scene
 
 __all__ = [
     "MAX_SEED",
@@ -212,8 +212,33 @@ def simulate(
              for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
     with ThreadPoolExecutor(len(parts)) as pool:
         list(pool.map(radio, parts))
-    csi = csi[keep]
 
+    image = box = None
+    if camera is not None:
+        image, box = render(scene, camera, seed=seed)
+    return paired_dataset(
+        scene, keep, csi, start=start, frequency=frequency, rx=rx, symbol_time=symbol_time,
+        camera=camera, image=image, box=box,
+        attrs={"carrier_frequency": float(carrier), "bandwidth": float(bandwidth),
+               "subcarrier_spacing": float(bandwidth / n_subcarriers), "scenario": scenario,
+               "seed": int(seed), "sequence_length": int(sequence_length),
+               "frame_interval": float(frame_interval), "snr_db": float(snr_db),
+               "noise_power": float(noise_power(snr_db)), "weather": weather or "clear",
+               "multipath": int(bool(multipath)), "radar_height": float(radar_height)})
+
+
+def paired_dataset(scene: Scene, keep: slice, csi: np.ndarray, *, start: int,
+                   frequency: np.ndarray, rx: np.ndarray, symbol_time, camera, image, box,
+                   attrs: dict) -> xr.Dataset:
+    """The csi-1 dataset of frames ``keep`` of ``scene`` (every engine writes it this way).
+
+    ``csi`` (and ``image``, ``box`` when ``camera`` is given) hold whole sequences; ``keep``
+    selects the frames asked for, the first of which is frame ``start``. Truth is the target
+    slot's footprint centre. ``attrs`` (radio and engine attrs) gain the schema, generator
+    and maximum range.
+    """
+    csi = csi[keep]
+    frames = csi.shape[0]
     dims = ("frame", "rx", "subcarrier") if symbol_time is None else (
         "frame", "symbol", "rx", "subcarrier")
     target_x, target_y = scene.box_x[keep, 0], scene.box_y[keep, 0]
@@ -240,26 +265,11 @@ def simulate(
         "target_velocity": ("frame", radial),
     }
     if camera is not None:
-        image, box = render(scene, camera, seed=seed)
         data["image"] = (("frame", "image_row", "image_col", "rgb"), image[keep])
         data["target_box"] = (("frame", "box"), box[keep])
-    spacing = bandwidth / n_subcarriers
     ds = xr.Dataset(data, coords=coords, attrs={
-        "carrier_frequency": float(carrier),
-        "bandwidth": float(bandwidth),
-        "subcarrier_spacing": float(spacing),
-        SCHEMA_ATTR: CSI,
-        "scenario": scenario,
-        "seed": int(seed),
-        "generator": _generator(),
-        "sequence_length": int(sequence_length),
-        "frame_interval": float(frame_interval),
-        "snr_db": float(snr_db),
-        "noise_power": float(noise_power(snr_db)),
-        "weather": weather or "clear",
-        "multipath": int(bool(multipath)),
-        "radar_height": float(radar_height),
-        "max_range": float(max_unambiguous_range(spacing)),
+        SCHEMA_ATTR: CSI, "generator": _generator(), **attrs,
+        "max_range": float(max_unambiguous_range(attrs["subcarrier_spacing"])),
     })
     if camera is not None:
         ds["image"].attrs.update(camera.attrs())
