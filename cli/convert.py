@@ -161,5 +161,51 @@ def fmcw(adc, output, slope, sample_rate, carrier, chirp_period, rx_spacing, bea
     _report(out, output)
 
 
-for _sub in (cruw, fmcw):
+#: Arrays `convert sionna` reads from its .npz, and what each must be.
+SIONNA_ARRAYS = {
+    "cfr": "complex Paths.cfr output per frame: (frame, rx, subcarrier), (frame, symbol, rx, "
+           "subcarrier) or Sionna's (frame, num_rx, num_rx_ant, num_tx, num_tx_ant, time, freq)",
+    "frequency": "absolute subcarrier frequencies, Hz, shape (K,)",
+    "rx_positions": "receive element positions, m, radarsp frame (x lateral, y boresight), "
+                    "shape (R, 3)",
+}
+SIONNA_OPTIONAL = ("symbol_time", "frame", "sequence", "truth_xy", "image", "target_box")
+
+
+@command.command(name="sionna")
+@click.argument("npz", type=InputPath(store_ok=False))
+@output_option()
+@force_option
+def sionna(npz, output, force):
+    """Sionna RT channel responses (.npz) -> csi-1, for scenes ray-traced elsewhere (a GPU).
+
+    \b
+    Required arrays: cfr, frequency, rx_positions; optional: symbol_time (s), frame,
+    sequence, truth_xy (F, 2) m, image (F, rows, cols, 3) uint8, target_box (F, 4). Write it
+    with numpy.savez after `h = paths.cfr(frequencies=f - carrier, normalize_delays=False,
+    out_type="numpy")` for each frame; see radarsp.simulate.raytrace.csi_from_sionna.
+    """
+    import numpy as np
+
+    from radarsp.errors import RadarspFileError
+    from radarsp.io import save
+    from radarsp.simulate.raytrace import csi_from_sionna
+
+    check_output(output, force)
+    try:
+        arrays = np.load(npz, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise RadarspFileError(npz, None, f"expected a numpy .npz archive ({err})") from None
+    with arrays:
+        for name, expected in SIONNA_ARRAYS.items():
+            if name not in arrays.files:
+                raise RadarspFileError(npz, name, f"missing: expected {expected}")
+        options = {name: arrays[name] for name in SIONNA_OPTIONAL if name in arrays.files}
+        ds = csi_from_sionna(arrays["cfr"], frequency=arrays["frequency"],
+                             rx_positions=arrays["rx_positions"], source=npz, **options)
+    save(ds, output, force=force)
+    _report(ds, output)
+
+
+for _sub in (cruw, fmcw, sionna):
     run_guarded(_sub)

@@ -31,6 +31,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from radarsp.geometry import cartesian_to_polar, max_unambiguous_range
+from radarsp.model import CSI, SCHEMA_ATTR, annotate
 from radarsp.simulate.camera import Camera
 from radarsp.simulate.channel import add_noise, subcarrier_frequencies, ula_positions
 from radarsp.simulate.scene import BUILDING, make_scene
@@ -368,3 +370,106 @@ def simulate_raytrace(
                "sequence_length": int(sequence_length), "frame_interval": float(frame_interval),
                "snr_db": float(snr_db), "noise_power": float(noise), "weather": "clear",
                "multipath": 1, "radar_height": float(radar_height)})
+
+
+def csi_from_sionna(cfr, *, frequency, rx_positions, bandwidth: float | None = None,
+                    symbol_time=None, frame=None, sequence=None, truth_xy=None, image=None,
+                    target_box=None, camera_attrs: dict | None = None,
+                    attrs: dict | None = None, source: str | None = None) -> xr.Dataset:
+    """A csi-1 dataset from Sionna RT channel frequency responses (your own scenes, any GPU).
+
+    Parameters
+    ----------
+    cfr : array_like of complex, or a sionna.rt.Paths
+        ``Paths.cfr(...)`` output of F frames: shape (frame, rx, subcarrier), (frame, symbol,
+        rx, subcarrier), or Sionna's own layout with a leading frame axis, (frame, num_rx,
+        num_rx_ant, num_tx, num_tx_ant, num_time_steps, num_freq) (the radar is receiver 0,
+        transmitter 0, antenna 0). A ``Paths`` object is one frame, summed by
+        :func:`paths_to_csi` at ``frequency``.
+    frequency : array_like, shape (K,)
+        Subcarrier frequencies, Hz, absolute (carrier + the offsets given to ``cfr``: Sionna's
+        baseband coefficients carry the carrier phase).
+    rx_positions : array_like, shape (R, 3)
+        Receive element positions, m, in radarsp's frame (x lateral, y boresight, z up):
+        rotate Sionna's ``rx_array.positions(wavelength)`` by the receiver's orientation.
+    bandwidth : float, optional
+        Hz; default ``K`` times the subcarrier spacing.
+    symbol_time : array_like, shape (S,), optional
+        Slow-time instants of the ``num_time_steps`` axis, s.
+    frame, sequence : array_like, shape (F,), optional
+        Frame labels (default 0..F-1) and sequence ids (default one sequence).
+    truth_xy : array_like, shape (F, 2), optional
+        Target footprint centres, m: adds the contract's truth variables.
+    image, target_box, camera_attrs : optional
+        Camera frames (F, rows, cols, 3) uint8, boxes (F, 4) and the pinhole attrs of the
+        ``image`` variable (see ``docs/contract.md``).
+    attrs : dict, optional
+        More global attrs (``carrier_frequency`` defaults to the band's centre).
+    source : str, optional
+        Named in errors (the input file).
+
+    Returns
+    -------
+    xarray.Dataset
+        csi-1, validated by :func:`radarsp.io.save` when written.
+    """
+    from radarsp.errors import RadarspFileError
+
+    def refuse(name, expected):
+        raise RadarspFileError(source, name, expected)
+
+    frequency = np.asarray(frequency, dtype=np.float64)
+    if frequency.ndim != 1 or len(frequency) < 2 or not (np.isfinite(frequency).all()
+                                                         and (frequency > 0).all()):
+        refuse("frequency", "expected absolute subcarrier frequencies in Hz, shape (K,), "
+               "all positive")
+    rx = np.asarray(rx_positions, dtype=np.float64)
+    if rx.ndim != 2 or rx.shape[1] != 3 or not np.isfinite(rx).all():
+        refuse("rx_positions", f"expected finite positions in m, shape (R, 3), got {rx.shape}")
+    if hasattr(cfr, "tau") and hasattr(cfr, "a"):  # a sionna.rt.Paths: one frame
+        cfr = paths_to_csi(cfr, frequency, symbol_time=symbol_time)[None]
+    cfr = np.asarray(cfr)
+    if cfr.ndim == 7:
+        cfr = np.moveaxis(cfr[:, 0, :, 0, 0], 2, 1)  # (frame, time, rx_ant, freq)
+        if symbol_time is None:
+            cfr = cfr[:, 0]
+    if cfr.dtype.kind != "c" or cfr.ndim not in (3, 4):
+        refuse("cfr", f"expected complex (frame, [symbol,] rx, subcarrier), got {cfr.dtype} "
+               f"{cfr.shape}")
+    if cfr.shape[-1] != len(frequency) or cfr.shape[-2] != len(rx):
+        refuse("cfr", f"expected {len(rx)} rx (rx_positions) x {len(frequency)} subcarriers "
+               f"(frequency) in its last two dims, got {cfr.shape}")
+    if (cfr.ndim == 4) != (symbol_time is not None):
+        refuse("symbol_time", "expected one slow-time instant per symbol of a 4-D cfr, and "
+               "none for a 3-D one")
+    if not np.isfinite(cfr.view(cfr.real.dtype)).all():
+        refuse("cfr", "expected finite values")
+    n = cfr.shape[0]
+    spacing = float(np.median(np.diff(frequency)))
+    data = {"csi": (("frame", "rx", "subcarrier") if cfr.ndim == 3 else
+                    ("frame", "symbol", "rx", "subcarrier"), cfr.astype(np.complex64))}
+    if truth_xy is not None:
+        xy = np.asarray(truth_xy, dtype=np.float64).reshape(n, 2)
+        target_range, target_angle = cartesian_to_polar(xy[:, 0], xy[:, 1])
+        data.update(target_x=("frame", xy[:, 0]), target_y=("frame", xy[:, 1]),
+                    target_range=("frame", target_range), target_angle=("frame", target_angle))
+    if image is not None:
+        data["image"] = (("frame", "image_row", "image_col", "rgb"), np.asarray(image, np.uint8))
+    if target_box is not None:
+        data["target_box"] = (("frame", "box"), np.asarray(target_box))
+    coords = {"frame": ("frame", np.arange(n) if frame is None else np.asarray(frame)),
+              "sequence": ("frame", np.zeros(n, np.int64) if sequence is None
+                           else np.asarray(sequence)),
+              "frequency": ("subcarrier", frequency), "rx_x": ("rx", rx[:, 0]),
+              "rx_y": ("rx", rx[:, 1]), "rx_z": ("rx", rx[:, 2])}
+    if symbol_time is not None:
+        coords["symbol_time"] = ("symbol", np.asarray(symbol_time, dtype=np.float64))
+    ds = xr.Dataset(data, coords=coords, attrs={
+        "carrier_frequency": float(frequency.mean()),
+        "bandwidth": float(bandwidth or spacing * len(frequency)),
+        "subcarrier_spacing": spacing, SCHEMA_ATTR: CSI,
+        "generator": "Sionna RT (radarsp convert sionna)",
+        "max_range": float(max_unambiguous_range(spacing)), **(attrs or {})})
+    if image is not None and camera_attrs:
+        ds["image"].attrs.update(camera_attrs)
+    return annotate(ds)

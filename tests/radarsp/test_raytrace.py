@@ -190,3 +190,43 @@ def test_the_command_writes_blocks_and_a_killed_run_resumes_to_the_same_file(tmp
     refused = subprocess.run(other, capture_output=True, text=True)
     assert refused.returncode == 1 and "other settings" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
+
+
+def test_convert_sionna_brings_a_users_own_paths_in(tmp_path):
+    """Sionna's own cfr array (what a user saves after tracing on a GPU) -> csi-1 through the
+    command; the heatmap finds the car; a missing array is one line."""
+    import mitsuba as mi
+    from click.testing import CliRunner
+
+    from cli.main import main
+    from radarsp.simulate.channel import subcarrier_frequencies, ula_positions
+    from radarsp.simulate.raytrace import RaytracedWorld, csi_from_sionna
+
+    rx = ula_positions(16, carrier=28e9)
+    world = RaytracedWorld(lone_car(-3.0, 10.0), carrier=28e9, radar_height=1.2,
+                           rx_positions=rx)
+    frequency = subcarrier_frequencies(28e9, 800e6, 256)
+    try:
+        world.place(0)
+        paths = world.solver(world.scene, max_depth=2, los=False, diffuse_reflection=True,
+                             refraction=False, samples_per_src=SAMPLES, seed=2)
+        cfr = paths.cfr(frequencies=mi.Float((frequency - 28e9).astype(np.float32)),
+                        normalize_delays=False, out_type="numpy")
+        from_paths = csi_from_sionna(paths, frequency=frequency, rx_positions=rx)
+    finally:
+        world.close()
+    np.savez(tmp_path / "mine.npz", cfr=np.asarray(cfr)[None], frequency=frequency,
+             rx_positions=rx, truth_xy=np.array([[-3.0, 10.0]]))
+    result = CliRunner().invoke(main, ["convert", "sionna", str(tmp_path / "mine.npz"),
+                                       "-o", str(tmp_path / "csi.nc")])
+    assert result.exit_code == 0, result.output
+    ds = radarsp.open_csi(tmp_path / "csi.nc").load()
+    reference = from_paths["csi"].values
+    assert np.abs(ds["csi"].values - reference).max() < 1e-3 * np.abs(reference).max()
+    range_m, angle = strongest_beyond(ds, 0)
+    assert angle < 0 and abs(range_m - float(ds["target_range"][0])) < 1.5
+    np.savez(tmp_path / "bad.npz", cfr=np.asarray(cfr)[None], frequency=frequency)
+    result = CliRunner().invoke(main, ["convert", "sionna", str(tmp_path / "bad.npz"),
+                                       "-o", str(tmp_path / "bad.nc")])
+    assert result.exit_code == 1 and "rx_positions" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "bad.nc").exists()
