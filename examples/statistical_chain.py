@@ -14,13 +14,12 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
 import radarsp  # noqa: E402
 from radarsp.cfar import cfar, detections  # noqa: E402
 from radarsp.heatmap import heatmap_dataset  # noqa: E402
 from radarsp.metrics import error_summary, localisation_error, summary_table  # noqa: E402
-from radarsp.plot import plot_heatmap  # noqa: E402
+from radarsp.plot import plot_scene_frame  # noqa: E402
 
 
 def main(frames: int, out: Path, frame: int = 4) -> None:
@@ -38,25 +37,8 @@ def main(frames: int, out: Path, frame: int = 4) -> None:
     }
     print(summary_table(summaries))
 
-    fig, (camera, polar) = plt.subplots(1, 2, figsize=(10, 4), width_ratios=(1, 1.4))
-    camera.imshow(scenes.image.isel(frame=frame).values)
-    col0, row0, col1, row1 = scenes.target_box.isel(frame=frame).values
-    camera.add_patch(
-        plt.Rectangle(
-            (col0 - 0.5, row0 - 0.5),
-            col1 - col0 + 1,
-            row1 - row0 + 1,
-            fill=False,
-            edgecolor="yellow",
-            linewidth=1.5,
-        )
-    )
-    camera.set_title("camera (target box in yellow)")
-    camera.axis("off")
-    plot_heatmap(
-        heatmap, frame, detections=table, clusters=clusters, estimate=estimates["genie"], ax=polar
-    )
-    fig.tight_layout()
+    fig = plot_scene_frame(scenes, heatmap, frame, detections=table, clusters=clusters,
+                           estimate=estimates["genie"])
     out.mkdir(parents=True, exist_ok=True)
     fig.savefig(out / "scene_frame.png", dpi=120)
     print(f"wrote {out / 'scene_frame.png'}")

@@ -230,6 +230,27 @@ def plot_heatmap(
     return fig
 
 
+def plot_scene_frame(scenes: xr.Dataset, heatmap: xr.Dataset, frame: int, *, title=None,
+                     **layers):
+    """The camera image with the target box beside the frame's range-angle map.
+
+    ``scenes`` carries ``image`` and ``target_box`` (csi-1 or heatmap-1), ``heatmap`` the
+    ``power``; ``layers`` go to :func:`plot_heatmap` (``detections``, ``clusters``,
+    ``estimate``). ``frame`` is a position, as in :func:`plot_heatmap`. Returns the figure.
+    """
+    plt = _pyplot()
+    fig, (camera, polar) = plt.subplots(1, 2, figsize=(10, 4), width_ratios=(1, 1.4))
+    camera.imshow(scenes["image"].isel(frame=frame).values)
+    col0, row0, col1, row1 = scenes["target_box"].isel(frame=frame).values
+    camera.add_patch(plt.Rectangle((col0 - 0.5, row0 - 0.5), col1 - col0 + 1, row1 - row0 + 1,
+                                   fill=False, edgecolor="yellow", linewidth=1.5))
+    camera.set_title(title or "camera (target box in yellow)")
+    camera.axis("off")
+    plot_heatmap(heatmap, frame, ax=polar, **layers)
+    fig.tight_layout()
+    return fig
+
+
 def plot_error_cdf(errors: Mapping[str, object], *, ax=None, xscale: str = "linear",
                    max_error: float | None = None):
     """Localisation-error CDFs of several methods on one axis (the paper's Fig. 5 style).
