@@ -211,8 +211,13 @@ def scenario_seed(work: Path, files: tuple[Path, Path], seed: int, quick: dict,
             "rodnet-student": work / "student.nc"}
 
 
-def scenario_main(args) -> int:
-    """The scenario table of issue #14 (see the module docstring)."""
+def scenario_main(args, files: tuple[Path, Path] | None = None, *, name: str | None = None,
+                  title: str | None = None, data: str | None = None) -> int:
+    """The scenario table of issue #14 (see the module docstring).
+
+    ``files``: ready training and validation heatmap-1 files (e.g. ray-traced) instead of
+    simulating; ``name`` the fragment, ``title`` its heading and ``data`` its description.
+    """
     import torch
 
     from radarsp.io import open_estimates, open_heatmap, save
@@ -220,14 +225,18 @@ def scenario_main(args) -> int:
     from radarsp_learn.teacher import camera_ground_estimates, teacher_labels
 
     torch.set_num_threads(args.threads)
-    work = args.workdir.parent / f"mcl-{args.scenario}"
+    name = name or f"mcl-{args.scenario}"
+    work = args.workdir.parent / name
     work.mkdir(parents=True, exist_ok=True)
-    train_nc, val_nc = work / "train.nc", work / "val.nc"
     times: dict[str, float] = {}
-    _clock(times, "simulate+heatmap (train)", make_data, train_nc, args.frames,
-           args.train_seed, args.scenario)
-    _clock(times, "simulate+heatmap (val)", make_data, val_nc, args.val_frames, args.val_seed,
-           args.scenario)
+    if files is None:
+        train_nc, val_nc = work / "train.nc", work / "val.nc"
+        _clock(times, "simulate+heatmap (train)", make_data, train_nc, args.frames,
+               args.train_seed, args.scenario)
+        _clock(times, "simulate+heatmap (val)", make_data, val_nc, args.val_frames,
+               args.val_seed, args.scenario)
+    else:
+        train_nc, val_nc = files
     truth = open_heatmap(val_nc)[["target_x", "target_y"]].load()
     quick = {"epochs": 2} if args.quick else {}
 
@@ -269,10 +278,11 @@ def scenario_main(args) -> int:
         labels = "genie" if int(attrs.get("genie", 0)) else str(attrs.get("labels_used", "?"))
         return labels, str(attrs.get("camera_geometry", "unknown"))
 
-    lines = [f"## MCL and every label-free baseline on the {args.scenario} (issue #14)", "",
-             f"Simulated {args.scenario}: {args.frames} training frames (seed "
-             f"{args.train_seed}), {args.val_frames} validation frames (seed {args.val_seed}) "
-             "-- data seeds no method was tuned on; default `TrainConfig`; training seeds "
+    data = data or (f"Simulated {args.scenario}: {args.frames} training frames (seed "
+                    f"{args.train_seed}), {args.val_frames} validation frames (seed "
+                    f"{args.val_seed}) -- data seeds no method was tuned on")
+    lines = [title or f"## MCL and every label-free baseline on the {args.scenario} (issue #14)",
+             "", f"{data}; default `TrainConfig`; training seeds "
              f"{', '.join(map(str, args.seeds))}; torch {torch.__version__}, {args.threads} "
              f"threads on {os.cpu_count()} cores. Errors: Euclidean x-y (m) on the validation "
              "frames, 95 % bootstrap intervals (1,000 resamples). Wall time: the method's own "
@@ -310,9 +320,8 @@ def scenario_main(args) -> int:
                      f"{better[0]:.2f} / {better[1]:.2f} m ({mcl[0] / better[0]:.2f}x at the "
                      "median); " + "; ".join(f"{k}: {'yes' if v else 'no'}"
                                              for k, v in checks.items()))
-    lines += ["", f"Reproduce: `{reproduce_command('bench_mcl.py', args.argv)}`", ""]
-    write_fragment("\n".join(lines), fragment_path(f"mcl-{args.scenario}", quick=args.quick,
-                                                   out=args.out))
+    lines += ["", f"Reproduce: `{reproduce_command(getattr(args, 'script', 'bench_mcl.py'), args.argv)}`", ""]
+    write_fragment("\n".join(lines), fragment_path(name, quick=args.quick, out=args.out))
     print("\n".join(lines))
     return 0
 
