@@ -320,7 +320,8 @@ def scenario_main(args, files: tuple[Path, Path] | None = None, *, name: str | N
                      f"{better[0]:.2f} / {better[1]:.2f} m ({mcl[0] / better[0]:.2f}x at the "
                      "median); " + "; ".join(f"{k}: {'yes' if v else 'no'}"
                                              for k, v in checks.items()))
-    lines += ["", f"Reproduce: `{reproduce_command(getattr(args, 'script', 'bench_mcl.py'), args.argv)}`", ""]
+    script = getattr(args, "script", "bench_mcl.py")
+    lines += ["", f"Reproduce: `{reproduce_command(script, args.argv)}`", ""]
     write_fragment("\n".join(lines), fragment_path(name, quick=args.quick, out=args.out))
     print("\n".join(lines))
     return 0
