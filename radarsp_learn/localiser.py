@@ -27,7 +27,7 @@ from radarsp_learn.data import (
     to_device,
 )
 from radarsp_learn.models import Localiser
-from radarsp_learn.objectives import Objective
+from radarsp_learn.objective import Objective
 
 
 class LocaliserObjective(Objective):

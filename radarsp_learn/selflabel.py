@@ -287,14 +287,14 @@ def camera_ray_cells(data: RadioVisualFrames, cells: np.ndarray, *, calibration=
     ----------
     data : RadioVisualFrames
         Frames with camera; the pinhole model is read from ``data.ds["image"].attrs`` unless
-        ``camera`` (:class:`radarsp_learn.teacher.CameraModel`) is given.
+        ``camera`` (:class:`radarsp.camera.CameraModel`) is given.
     cells : ndarray, shape (len(data), 2)
     calibration : radarsp_learn.teacher.Calibration, optional
         Camera-to-radar transform; default identity.
     """
+    from radarsp.camera import Calibration, box_rays, camera_of, point_at_range
     from radarsp.geometry import cartesian_to_polar
     from radarsp_learn.masks import truth_boxes
-    from radarsp_learn.teacher import Calibration, box_rays, camera_of, point_at_range
 
     camera = camera_of(data.ds, camera)
     origin, direction = box_rays(camera, truth_boxes(data.ds)[data.frames],
@@ -335,7 +335,7 @@ def self_label_cells(objective, data: RadioVisualFrames, *, method: Method = "at
         raise ValueError(f"peak must be 'heatmap' or 'attribution', got {peak!r}")
     if angle not in ("attention", "camera"):
         raise ValueError(f"angle must be 'attention' or 'camera', got {angle!r}")
-    from radarsp_learn.teacher import camera_of
+    from radarsp.camera import camera_of
 
     camera = camera_of(data.ds) if angle == "camera" else None  # fail before the work
 

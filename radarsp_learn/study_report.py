@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from radarsp_learn.reproduce import LABELS, PAPER, PAPER_TABLE7
+from radarsp_learn.paper import LABELS, PAPER, PAPER_TABLE7
 
 
 def _truth(path: Path):

@@ -98,6 +98,12 @@ class Camera:
             "pixel_convention": "pixel (row, col) centred on integer coordinates",
         }
 
+    def model(self):
+        """This camera as readers see it: :class:`radarsp.camera.CameraModel` from its attrs."""
+        from radarsp.camera import CameraModel
+
+        return CameraModel.from_attrs(self.attrs())
+
     def pixel_rays(self) -> np.ndarray:
         """World direction of the ray through each pixel centre, shape (rows, cols, 3)."""
         rows, cols = self.image_size

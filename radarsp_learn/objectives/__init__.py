@@ -16,26 +16,11 @@ A builder takes the run's :class:`radarsp_learn.train.TrainConfig` and returns t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
-import torch
-from torch import nn
+from radarsp_learn.objective import Objective
 
-
-class Objective(nn.Module):
-    """Base class of training objectives (see the module docstring for the interface)."""
-
-    needs_camera: bool = False
-    needs_labels: bool = False
-
-    def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        raise NotImplementedError
-
-    def after_step(self) -> None:
-        """Called after each optimiser step; nothing by default."""
-
-    def prepare(self, batches: Iterable[dict[str, torch.Tensor]]) -> None:
-        """Called once before training starts (not on resume); nothing by default."""
+__all__ = ["OBJECTIVES", "Objective", "build_objective"]
 
 
 def _build_mcl(config):

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from radarsp_learn.models import Backbone, Projector
-from radarsp_learn.objectives import Objective
+from radarsp_learn.objective import Objective
 
 
 def info_nce(

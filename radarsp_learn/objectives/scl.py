@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 
 from radarsp_learn.models import Backbone, coordinate_channels
-from radarsp_learn.objectives import Objective
+from radarsp_learn.objective import Objective
 
 # LVS's settings (Chen et al. 2021, section 4): positive and negative thresholds of the
 # cosine similarity and the sharpness of the soft region masks.

@@ -4,15 +4,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from radarsp.camera import Calibration, CameraModel, point_at_range, ray_distance
 from radarsp.geometry import polar_to_cartesian
-from radarsp_learn.teacher import (
-    Calibration,
-    CameraModel,
-    fuse,
-    point_at_range,
-    ray_distance,
-    teacher_labels,
-)
+from radarsp_learn.teacher import fuse, teacher_labels
 
 
 @pytest.fixture(scope="module")
