@@ -12,7 +12,8 @@ from cli.common import INPUT, device_option, force_option, quiet, run_guarded
               default="small", show_default=True,
               help="Study size: small (1,200 training frames, short sweeps; 4 min on 2 idle "
                    "cores, 20 min on 2 busy ones), medium (3,000 frames, longer sweeps) or "
-                   "paper (10,000 frames, 64 x 64 grid, the paper's sweeps; hours on CPU).")
+                   "paper (24,000 training / 6,000 validation frames as in the paper, "
+                   "64 x 64 grid, the paper's sweeps; hours on CPU).")
 @click.option("--data", type=INPUT,
               help="heatmap-1 file with camera (image, target_box) and ground truth to use "
                    "instead of simulated parking-lot frames; split by sequence.")
