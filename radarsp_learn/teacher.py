@@ -9,7 +9,8 @@ the target is, the radio says *how far*. Per frame,
 2. the centre of the camera's target box is back-projected through the pinhole model
    (intrinsics and pose from the ``image`` variable's attrs,
    :class:`radarsp.camera.CameraModel`) to a ray, and its horizontal part is carried into
-   radar coordinates by the camera-to-radar calibration (:class:`radarsp.camera.Calibration`, a 2-D rigid transform);
+   radar coordinates by the camera-to-radar calibration
+   (:class:`radarsp.camera.Calibration`, a 2-D rigid transform);
 3. the bottom centre of the box, back-projected onto the ground plane, is the camera's own
    (coarse: about a metre per pixel row at 15 m) x-y fix of the target -- the paper's
    "intrinsic camera calibration to convert camera objects into x-y coordinates"; among the
