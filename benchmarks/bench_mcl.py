@@ -32,10 +32,12 @@ Usage::
     .venv/bin/python benchmarks/bench_mcl.py --scenario suburban   # the scenario table below
 
 ``--scenario parking-lot|suburban|street-canyon`` runs the *scenario table* instead: new data
-seeds (training 31, validation 32: never used to tune anything), 8,000 + 2,000 frames, two
+seeds (training 51, validation 52: never used to tune anything), 8,000 + 2,000 frames, two
 training seeds (``--seeds``), and for each the methods under their own names -- supervised,
-MCL (the paper's self-label), camera-ray fusion, RODNet-style teacher and student, the
-camera-only ground projection, genie CFAR at both settings, the strongest cluster -- with
+MCL (the paper's self-label), MCL + track (``--track``), MCL + track + car prior
+(``--prior car``), camera-ray fusion, RODNet-style teacher and student, the camera-only
+ground projection, genie CFAR at both settings (and, as a reference for what the prior alone
+does, the genie with the same track and car prior), the strongest cluster -- with
 50th / 90th percentiles and their 95 % bootstrap intervals, labels and camera geometry used,
 and wall time; then which of issue #14's goals hold. Written to ``results/mcl-<scenario>.md``.
 """
@@ -176,7 +178,7 @@ def throughput(run_dir: Path) -> float:
     return float(np.median([json.loads(line)["train_samples_per_s"] for line in lines]))
 
 
-SCENARIO_DATA_SEEDS = (31, 32)
+SCENARIO_DATA_SEEDS = (51, 52)  # 31, 32 before the track and car-prior rows were added
 PINHOLE = "pinhole intrinsics + pose"
 
 
@@ -196,9 +198,11 @@ def scenario_seed(work: Path, files: tuple[Path, Path], seed: int, quick: dict,
            work / "supervised.nc", force=True, progress=False)
     _clock(times, "MCL train", train, TrainConfig(objective="mcl", seed=seed, **quick),
            train_nc, work / "mcl", force=True, progress=False)
-    for angle, name in (("attention", "mcl"), ("camera", "fusion")):
+    variants = (("mcl", {}), ("fusion", {"angle": "camera"}),
+                ("mcl-track", {"track": True}), ("mcl-track-car", {"track": True, "prior": "car"}))
+    for name, options in variants:
         _clock(times, f"{name} self-label (train)", run_selflabel, work / "mcl", train_nc,
-               work / f"{name}-labels.nc", angle=angle, force=True, progress=False)
+               work / f"{name}-labels.nc", force=True, progress=False, **options)
         localiser(times, f"{name} localiser", work / f"{name}-labels.nc", f"loc-{name}",
                   files, seed=seed, **quick)
     _clock(times, "RODNet teacher (train)", lambda: save(
@@ -208,6 +212,8 @@ def scenario_seed(work: Path, files: tuple[Path, Path], seed: int, quick: dict,
               **quick)
     return {"supervised": work / "supervised.nc", "mcl-localiser": work / "loc-mcl.nc",
             "camera-ray-fusion-localiser": work / "loc-fusion.nc",
+            "mcl-track-localiser": work / "loc-mcl-track.nc",
+            "mcl-track-car-localiser": work / "loc-mcl-track-car.nc",
             "rodnet-student": work / "student.nc"}
 
 
@@ -222,6 +228,7 @@ def scenario_main(args, files: tuple[Path, Path] | None = None, *, name: str | N
 
     from radarsp.io import open_estimates, open_heatmap, save
     from radarsp.metrics import error_summary, localisation_error
+    from radarsp.tracking import track_estimates
     from radarsp_learn.teacher import camera_ground_estimates, teacher_labels
 
     torch.set_num_threads(args.threads)
@@ -248,10 +255,16 @@ def scenario_main(args, files: tuple[Path, Path] | None = None, *, name: str | N
     _clock(times, "camera ground projection (val)", lambda: save(
         camera_ground_estimates(open_heatmap(val_nc).load()), work / "camera-ground.nc",
         schema="estimates-1", force=True))
+    _clock(times, "genie-aided CFAR + track + car prior (val)", lambda: save(
+        track_estimates(open_estimates(cfar_paths["genie-tuned"]), open_heatmap(val_nc),
+                        prior="car"), work / "genie-track-car.nc", schema="estimates-1",
+        force=True))
     fixed = {"genie-cfar (radarsp default)": (cfar_paths["genie-tuned"],
                                               "genie-aided CFAR (val)"),
              "genie-cfar (former cfar defaults)": (cfar_paths["genie"],
                                                    "genie-aided CFAR (val)"),
+             "genie-cfar (radarsp default) + track + car prior": (
+                 work / "genie-track-car.nc", "genie-aided CFAR + track + car prior (val)"),
              "strongest-cluster": (cfar_paths["strongest"], "genie-aided CFAR (val)"),
              "rodnet-teacher": (work / "teacher-val.nc", "RODNet teacher (val)"),
              "camera-ground": (work / "camera-ground.nc", "camera ground projection (val)")}
@@ -263,6 +276,10 @@ def scenario_main(args, files: tuple[Path, Path] | None = None, *, name: str | N
                                                 "fusion localiser predict"),
                 "rodnet-student": ("RODNet teacher (train)", "RODNet student train",
                                    "RODNet student predict")}
+    for variant in ("mcl-track", "mcl-track-car"):
+        stage_of[f"{variant}-localiser"] = ("MCL train", f"{variant} self-label (train)",
+                                            f"{variant} localiser train",
+                                            f"{variant} localiser predict")
     rows, per_seed = [], {}
     for seed in args.seeds:
         seed_times: dict[str, float] = {}
@@ -312,19 +329,25 @@ def scenario_main(args, files: tuple[Path, Path] | None = None, *, name: str | N
     genies = [medians["genie-cfar (radarsp default)"][0],
               medians["genie-cfar (former cfar defaults)"][0]]
     better = (min(g[0] for g in genies), min(g[1] for g in genies))
-    for i, seed in enumerate(args.seeds):
-        sup, mcl = medians["supervised"][i], medians["mcl-localiser"][i]
-        student = medians["rodnet-student"][i]
-        checks = {
-            "supervised < MCL < better genie (median)": sup[0] < mcl[0] < better[0],
-            "supervised < MCL < better genie (90th)": sup[1] < mcl[1] < better[1],
-            "MCL < RODNet-style student (median)": mcl[0] < student[0],
-            "MCL median <= 0.75x better genie": mcl[0] <= 0.75 * better[0],
-        }
-        lines.append(f"- seed {seed}: MCL {mcl[0]:.2f} / {mcl[1]:.2f} m vs better genie "
-                     f"{better[0]:.2f} / {better[1]:.2f} m ({mcl[0] / better[0]:.2f}x at the "
-                     "median); " + "; ".join(f"{k}: {'yes' if v else 'no'}"
-                                             for k, v in checks.items()))
+    variants = {"mcl-localiser": "MCL (the paper's self-label)",
+                "mcl-track-localiser": "MCL + track (temporal consistency, no prior)",
+                "mcl-track-car-localiser": "MCL + track + car prior (4.5 m x 1.8 m)"}
+    for method, title in variants.items():
+        lines.append(f"{title}:")
+        for i, seed in enumerate(args.seeds):
+            sup, mcl = medians["supervised"][i], medians[method][i]
+            student = medians["rodnet-student"][i]
+            checks = {
+                "supervised < MCL < better genie (median)": sup[0] < mcl[0] < better[0],
+                "supervised < MCL < better genie (90th)": sup[1] < mcl[1] < better[1],
+                "MCL < RODNet-style student (median)": mcl[0] < student[0],
+                "MCL median <= 0.75x better genie": mcl[0] <= 0.75 * better[0],
+            }
+            lines.append(f"- seed {seed}: {mcl[0]:.2f} / {mcl[1]:.2f} m vs better genie "
+                         f"{better[0]:.2f} / {better[1]:.2f} m ({mcl[0] / better[0]:.2f}x at "
+                         "the median); " + "; ".join(f"{k}: {'yes' if v else 'no'}"
+                                                     for k, v in checks.items()))
+        lines.append("")
     script = getattr(args, "script", "bench_mcl.py")
     lines += ["", f"Reproduce: `{reproduce_command(script, args.argv)}`", ""]
     write_fragment("\n".join(lines), fragment_path(name, quick=args.quick, out=args.out))

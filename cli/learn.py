@@ -183,18 +183,28 @@ def train_command(data, output, objective, labels, epochs, batch_size, lr, seed,
               default=0, show_default=True,
               help="Fit the one-off systematic-offset calibration on the ground truth of this "
                    "many frames (NOT label-free; recorded as labels_used in the output).")
+@click.option("--track", is_flag=True,
+              help="Temporal consistency: replace each frame's label by its sequence's "
+                   "constant-velocity track (MSAC fit; needs the sequence and time "
+                   "coordinates). Label-free; method <objective>-track-selflabel.")
+@click.option("--prior", type=click.Choice(["car"]),
+              help="With --track, a named size prior: the label is read as the target's point "
+                   "nearest the radar and moved to the centre of a 4.5 m x 1.8 m car along the "
+                   "track's heading. Label-free; method <objective>-track-car-selflabel.")
 @device_option
 @force_option
 def selflabel_command(run, data, output, method, smoothing, peak, angle, calibration_labels,
-                      device, force):
+                      track, prior, device, force):
     """Self-label every frame of DATA with the MCL run RUN (camera + box, no ground truth)."""
     from radarsp_learn.train import run_selflabel
 
     check_output(output, force)
+    if prior and not track:
+        raise click.UsageError(f"--prior {prior} needs --track (the box's heading is its track's)")
     try:
         run_selflabel(run, data, output, method=method, smoothing=smoothing, peak=peak,
-                      angle=angle, calibration_labels=calibration_labels, force=force,
-                      progress=not quiet(), device=device)
+                      angle=angle, calibration_labels=calibration_labels, track=track,
+                      prior=prior, force=force, progress=not quiet(), device=device)
     except ValueError as err:
         _fail(err)
     click.echo(f"wrote {output}")

@@ -308,8 +308,8 @@ def camera_ray_cells(data: RadioVisualFrames, cells: np.ndarray, *, calibration=
 
 def self_label_cells(objective, data: RadioVisualFrames, *, method: Method = "attribution",
                      smoothing: int = 3, peak: Peak = "heatmap", angle: Angle = "attention",
-                     calibration=None, batch_size: int = 128,
-                     progress: bool = False) -> np.ndarray:
+                     calibration=None, track: bool = False, prior=None,
+                     batch_size: int = 128, progress: bool = False) -> np.ndarray:
     """Self-labels of every frame of ``data`` as model-grid ``(row, col)``, shape (n, 2).
 
     Parameters
@@ -330,7 +330,15 @@ def self_label_cells(objective, data: RadioVisualFrames, *, method: Method = "at
         ``"attention"``: the angle of that peak (the paper's self-label). ``"camera"``: the
         angle of the camera box's centre ray at that peak's range (:func:`camera_ray_cells`,
         with ``calibration``; module docstring).
+    track : bool
+        Replace each frame's label by its sequence's constant-velocity track
+        (:func:`track_cells`; needs the ``sequence`` and ``time`` coordinates).
+    prior : {"car"} or radarsp.tracking.BoxPrior, optional
+        With ``track``: read the labels as the target's point nearest the radar and move them
+        to the centre of a box of this size along the track's heading (:func:`track_cells`).
     """
+    if prior is not None and not track:
+        raise ValueError("a box prior needs track=True (the box's heading is the track's)")
     if peak not in ("heatmap", "attribution"):
         raise ValueError(f"peak must be 'heatmap' or 'attribution', got {peak!r}")
     if angle not in ("attention", "camera"):
@@ -364,8 +372,38 @@ def self_label_cells(objective, data: RadioVisualFrames, *, method: Method = "at
         out.append(cells)
     cells = np.concatenate(out) if out else np.zeros((0, 2))
     if angle == "camera":
-        return camera_ray_cells(data, cells, calibration=calibration, camera=camera)
-    return cells
+        cells = camera_ray_cells(data, cells, calibration=calibration, camera=camera)
+    return track_cells(data, cells, prior=prior) if track else cells
+
+
+def track_cells(data: RadioVisualFrames, cells: np.ndarray, *, prior=None,
+                tol: float = 1.0) -> np.ndarray:
+    """Replace model-grid ``cells`` (n, 2) of ``data``'s frames by their sequence's track.
+
+    Temporal consistency (:func:`radarsp.tracking.fit_tracks`): a constant-velocity line
+    through each sequence's labels (``sequence`` and ``time`` coordinates), MSAC with inlier
+    distance ``tol`` (m); every frame gets the track's position. With ``prior`` (a
+    :class:`radarsp.tracking.BoxPrior` or a name in :data:`radarsp.tracking.PRIORS`, e.g.
+    ``"car"``) the labels are read as the target's point nearest the radar, moved to the
+    centre of a box of that size along the track's heading, and tracked again
+    (:func:`radarsp.tracking.track_positions`).
+
+    Label-free and camera-geometry-free: it reads the frames' times and sequence labels only.
+    """
+    from radarsp.errors import RadarspFileError
+    from radarsp.frames import source
+    from radarsp.geometry import cartesian_to_polar, polar_to_cartesian
+    from radarsp.tracking import track_positions
+
+    for name in ("sequence", "time"):
+        if name not in data.ds.coords:
+            raise RadarspFileError(source(data.ds), name, "missing; tracked self-labels need "
+                                   "the (frame) coordinates 'sequence' and 'time' (s)")
+    time = np.asarray(data.ds["time"].values, dtype=float)[data.frames]
+    x, y = polar_to_cartesian(*data.grid.to_polar(cells[:, 0], cells[:, 1]))
+    x, y = track_positions(x, y, time, data.sequences, prior=prior, tol=tol)
+    row, col = data.grid.from_polar(*cartesian_to_polar(x, y))
+    return np.stack([row, col], axis=1)
 
 
 def calibration_offset(self_labels: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -391,14 +429,16 @@ def self_labels(objective, data: RadioVisualFrames, *, method: Method = "attribu
                 smoothing: int = 3, peak: Peak = "heatmap", angle: Angle = "attention",
                 calibration=None, offset=(0.0, 0.0), batch_size: int = 128,
                 progress: bool = False, name: str = "mcl-selflabel", attrs: dict | None = None,
-                cells: np.ndarray | None = None):
+                cells: np.ndarray | None = None, track: bool = False, prior=None):
     """Self-labels of every frame of ``data`` as an estimates-1 dataset (``method`` attr
     ``name``).
 
     ``offset`` (cells, from :func:`calibration_offset`) is added before conversion to range and
     angle; the default applies none, so the labels are label-free. ``cells``, the
     :func:`self_label_cells` of ``data`` with these options when already computed (e.g. to fit
-    the offset on some of them), skips computing them again.
+    the offset on some of them), skips computing them again. ``track`` and ``prior``
+    (:func:`self_label_cells`) rename the method ``<source>-track-selflabel`` and
+    ``<source>-track-<prior>-selflabel`` (:func:`tracked_name`): each option is its own row.
 
     Examples
     --------
@@ -406,22 +446,47 @@ def self_labels(objective, data: RadioVisualFrames, *, method: Method = "attribu
     """
     if cells is None:
         cells = self_label_cells(objective, data, method=method, smoothing=smoothing, peak=peak,
-                                 angle=angle, calibration=calibration, batch_size=batch_size,
-                                 progress=progress)
+                                 angle=angle, calibration=calibration, track=track,
+                                 prior=prior, batch_size=batch_size, progress=progress)
     elif len(cells) != len(data):
         raise ValueError(f"cells: expected one per frame ({len(data)}), got {len(cells)}")
     cells = np.asarray(cells, dtype=float) + np.asarray(offset, dtype=float)
     range_m, angle_rad = data.grid.to_polar(cells[:, 0], cells[:, 1])
     meta = {"selflabel_method": method, "selflabel_peak": peak, "selflabel_angle": angle,
-            "calibration_offset_cells": list(map(float, offset))}
+            "calibration_offset_cells": list(map(float, offset)),
+            "selflabel_track": int(bool(track))}
+    if prior is not None:
+        from radarsp.tracking import PRIORS
+
+        box = PRIORS[prior] if isinstance(prior, str) else prior
+        meta.update(selflabel_prior=box.name, prior_length_m=box.length,
+                    prior_width_m=box.width)
     attrs = dict(attrs or {})
     labels_used = int(attrs.pop("labels_used", 0))
     camera = NO_CAMERA
     if angle == "camera":  # the bearing is the camera's: a camera-radar fusion, not MCL
         name, camera = camera_ray_fusion_name(name), PINHOLE_CAMERA
+    name = tracked_name(name, track, prior)
     return estimates_dataset(data.frame_ids, range_m, angle_rad, method=name,
                              labels_used=labels_used, camera_geometry=camera,
                              attrs={**meta, **attrs})
+
+
+def tracked_name(name: str, track: bool, prior=None) -> str:
+    """The method name of self-labels ``name`` refined by tracks (and a box prior).
+
+    Examples
+    --------
+    >>> tracked_name("mcl-selflabel", True), tracked_name("mcl-selflabel", True, "car")
+    ('mcl-track-selflabel', 'mcl-track-car-selflabel')
+    >>> tracked_name("mcl-selflabel", False)
+    'mcl-selflabel'
+    """
+    if not track:
+        return name
+    label = prior if isinstance(prior, str) or prior is None else prior.name
+    suffix = "-track" + (f"-{label}" if label else "")
+    return name.removesuffix("-selflabel") + suffix + "-selflabel"
 
 
 def camera_ray_fusion_name(name: str) -> str:

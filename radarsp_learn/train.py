@@ -511,11 +511,13 @@ def _frames_for(config: TrainConfig, data_path, *, with_camera: bool) -> RadioVi
 def selflabel_estimates(objective, config: TrainConfig, data_path, *,
                         method: str = "attribution", smoothing: int = 3, peak: str = "heatmap",
                         angle: str = "attention", calibration_labels: int = 0,
+                        track: bool = False, prior: str | None = None,
                         progress: bool = False, run=None):
     """Self-labels of every frame of ``data_path`` by a trained contrastive ``objective``.
 
     MCL and CL use the attention maps of :mod:`radarsp_learn.selflabel` (``method``,
-    ``smoothing``, ``peak``, ``angle``); SCL the peak of its own similarity map
+    ``smoothing``, ``peak``, ``angle``, and the temporal ``track`` with its optional box
+    ``prior``); SCL the peak of its own similarity map
     (:func:`radarsp_learn.objectives.scl.self_label_cells`; only ``angle="attention"``).
     The table's ``method`` attr is ``"<objective>-selflabel"`` (``mcl-``, ``cl-``,
     ``scl-selflabel``), which names the localisers trained on it. Camera and boxes only,
@@ -537,6 +539,8 @@ def selflabel_estimates(objective, config: TrainConfig, data_path, *,
     if is_scl and angle != "attention":
         raise ValueError(f"{where}angle={angle!r} applies to MCL self-labels; an SCL run "
                          "self-labels from its own attention")
+    if is_scl and (track or prior):
+        raise ValueError(f"{where}track and prior apply to MCL and CL self-labels, not SCL's")
     if not is_scl and not hasattr(objective, "embed_radio"):
         raise ValueError(f"{where}a {config.objective!r} run cannot self-label; train with "
                          "--objective mcl")
@@ -547,7 +551,8 @@ def selflabel_estimates(objective, config: TrainConfig, data_path, *,
         cells = scl_cells(objective, data, progress=progress)
     else:
         cells = self_label_cells(objective, data, method=method, smoothing=smoothing,
-                                 peak=peak, angle=angle, progress=progress)
+                                 peak=peak, angle=angle, track=track, prior=prior,
+                                 progress=progress)
     offset = np.zeros(2)
     used = int(min(calibration_labels, len(data)))
     if used > 0:
@@ -565,13 +570,14 @@ def selflabel_estimates(objective, config: TrainConfig, data_path, *,
                                         "calibration_offset_cells": list(map(float, offset)),
                                         **attrs})
     return self_labels(objective, data, method=method, smoothing=smoothing, peak=peak,
-                       angle=angle, offset=offset, cells=cells, name=name, attrs=attrs)
+                       angle=angle, offset=offset, cells=cells, name=name, attrs=attrs,
+                       track=track, prior=prior)
 
 
 def run_selflabel(run_dir, data_path, output, *, method: str = "attribution",
                   smoothing: int = 3, peak: str = "heatmap", angle: str = "attention",
-                  calibration_labels: int = 0, force: bool = False, progress: bool = True,
-                  device: str = "cpu") -> Path:
+                  calibration_labels: int = 0, track: bool = False, prior: str | None = None,
+                  force: bool = False, progress: bool = True, device: str = "cpu") -> Path:
     """Self-label every frame of ``data_path`` with the MCL (CL, SCL) run ``run_dir``; write
     estimates-1 (:func:`selflabel_estimates`, which describes the options).
 
@@ -584,8 +590,8 @@ def run_selflabel(run_dir, data_path, output, *, method: str = "attribution",
     objective, config, _ = load_run(run_dir, device=device)
     estimates = selflabel_estimates(objective, config, data_path, method=method,
                                     smoothing=smoothing, peak=peak, angle=angle,
-                                    calibration_labels=calibration_labels, progress=progress,
-                                    run=run_dir)
+                                    calibration_labels=calibration_labels, track=track,
+                                    prior=prior, progress=progress, run=run_dir)
     return save(estimates, output, schema="estimates-1", force=force)
 
 

@@ -92,7 +92,7 @@ def test_full_flow(scenes_file, tmp_path):
     from radarsp.simulate import simulate
 
     lot = tmp_path / "lot.nc"
-    save(heatmap_dataset(simulate("parking-lot", frames=15, seed=3)), lot)
+    save(heatmap_dataset(simulate("parking-lot", frames=30, seed=3)), lot)
     for angle in ("attention", "camera"):
         result = invoke("selflabel", tmp_path / "mcl", lot, "-o", tmp_path / f"lot-{angle}.nc",
                         "--angle", angle)
@@ -102,6 +102,34 @@ def test_full_flow(scenes_file, tmp_path):
         assert camera.attrs["selflabel_angle"] == "camera"
         np.testing.assert_allclose(camera["range"], attention["range"])
         assert np.abs(camera["angle"] - truth["target_angle"]).max() < 0.05
+    # --track [--prior car]: each sequence's constant-velocity track, the car's centre
+    # behind it; own method names, label-free, no camera geometry
+    result = invoke("selflabel", tmp_path / "mcl", lot, "-o", tmp_path / "lot-car.nc",
+                    "--track", "--prior", "car")
+    assert result.exit_code == 0, result.output
+    with xr.open_dataset(tmp_path / "lot-car.nc") as car, xr.open_dataset(lot) as truth:
+        assert (car.attrs["method"], car.attrs["labels_used"], car.attrs["camera_geometry"],
+                car.attrs["selflabel_prior"]) == ("mcl-track-car-selflabel", 0, "none", "car")
+        for sequence in np.unique(truth["sequence"]):
+            rows = truth["sequence"].values == sequence
+            for column in ("x", "y"):  # on one line: constant velocity, no jumps
+                steps = np.diff(car[column].values[rows])
+                np.testing.assert_allclose(steps, steps[0], atol=0.05)
+    result = invoke("train", "--objective", "localiser", "--labels", tmp_path / "lot-car.nc",
+                    *SMALL, lot, "-o", tmp_path / "loc-car")
+    assert result.exit_code == 0, result.output
+    result = invoke("predict", tmp_path / "loc-car", lot, "-o", tmp_path / "lot-loc.nc")
+    with xr.open_dataset(tmp_path / "lot-loc.nc") as estimates:
+        assert estimates.attrs["method"] == "mcl-track-car-localiser"
+    # a prior needs the track; tracks need the sequence and time coordinates (one line)
+    result = CliRunner().invoke(main, ["-q", "selflabel", str(tmp_path / "mcl"), str(lot),
+                                       "-o", str(tmp_path / "p.nc"), "--prior", "car"])
+    assert result.exit_code == 2 and "--track" in result.output
+    result = CliRunner().invoke(main, ["-q", "selflabel", str(tmp_path / "mcl"), scenes_file,
+                                       "-o", str(tmp_path / "t.nc"), "--track"])
+    assert result.exit_code == 1 and not (tmp_path / "t.nc").exists()
+    assert scenes_file in result.output and "'time'" in result.output
+    assert len(result.output.strip().splitlines()) == 1
     result = invoke("train", "--epochs", "2", "--resume", scenes_file, "-o", tmp_path / "mcl")
     assert result.exit_code == 0, result.output
     assert len((tmp_path / "mcl" / "metrics.jsonl").read_text().splitlines()) == 2

@@ -232,3 +232,50 @@ def test_the_papers_self_label_needs_no_camera_model(parking_lot):
     assert got.attrs["camera_geometry"] == "none"
     with pytest.raises(RadarspFileError, match="focal_length_px"):
         self_labels(objective, without, angle="camera", batch_size=16)
+
+
+def test_tracked_self_labels_need_no_truth_and_no_camera_model(parking_lot):
+    """--track and --prior car read frame times and sequences only: deleting the truth and the
+    camera model changes nothing; the rows are named after what they add."""
+    objective = build_objective(TrainConfig(**SMALL))
+    bare = parking_lot.drop_vars(["target_range", "target_angle", "target_x", "target_y",
+                                  "target_velocity"]).copy()
+    bare["image"] = bare["image"].copy()
+    bare["image"].attrs = {}
+    full = RadioVisualFrames(parking_lot, grid_shape=(32, 32), image_shape=(32, 32))
+    without = RadioVisualFrames(bare, grid_shape=(32, 32), image_shape=(32, 32))
+    for track, prior, name in ((True, None, "mcl-track-selflabel"),
+                               (True, "car", "mcl-track-car-selflabel")):
+        expected = self_labels(objective, full, track=track, prior=prior, batch_size=16)
+        got = self_labels(objective, without, track=track, prior=prior, batch_size=16)
+        np.testing.assert_array_equal(got["x"], expected["x"])
+        np.testing.assert_array_equal(got["y"], expected["y"])
+        assert (got.attrs["method"], got.attrs["camera_geometry"], got.attrs["labels_used"],
+                got.attrs["selflabel_track"]) == (name, "none", 0, 1)
+    assert got.attrs["prior_length_m"] == 4.5 and got.attrs["prior_width_m"] == 1.8
+    with pytest.raises(ValueError, match="track=True"):
+        self_label_cells(objective, full, prior="car")
+
+
+def test_tracked_cells_put_a_cars_nearest_points_back_at_its_centre(parking_lot):
+    """Cells at the nearest point of a 4.5 m x 1.8 m car driving through the simulated lot's
+    sequences, three of them on clutter: the tracked cells with the car prior are the car's
+    centre in every frame, the track alone stays on its near corner."""
+    from radarsp.geometry import cartesian_to_polar, polar_to_cartesian
+    from radarsp_learn.selflabel import track_cells
+
+    data = RadioVisualFrames(parking_lot, grid_shape=(32, 32), image_shape=(32, 32))
+    tx, ty = parking_lot["target_x"].values, parking_lot["target_y"].values
+    # the lot's target drives along x: its nearest point is its near corner (or the middle of
+    # its near side when straight ahead)
+    near_x = np.sign(tx) * np.maximum(np.abs(tx) - 2.25, 0.0)
+    near_y = ty - 0.9
+    near_x[[2, 9, 20]] += 5.0
+    cells = np.stack(data.grid.from_polar(*cartesian_to_polar(near_x, near_y)), axis=1)
+    tracked = track_cells(data, cells, prior="car")
+    x, y = polar_to_cartesian(*data.grid.to_polar(tracked[:, 0], tracked[:, 1]))
+    plain = track_cells(data, cells)
+    px, py = polar_to_cartesian(*data.grid.to_polar(plain[:, 0], plain[:, 1]))
+    error, plain_error = np.hypot(x - tx, y - ty), np.hypot(px - tx, py - ty)
+    # the truth jitters about its line (the simulator's 0.1 m position noise); the track not
+    assert np.median(error) < 0.2 and error.max() < 0.6 and np.median(plain_error) > 0.9
