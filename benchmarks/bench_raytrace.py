@@ -93,6 +93,9 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="60 frames, 2 epochs")
     parser.add_argument("--workdir", type=Path, default=ROOT / "benchmarks" / ".work" / "rt")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the runs and labels already in the work directory (same "
+                             "data and settings!) and run only what is missing")
     args = parser.parse_args(argv)
     if args.quick:
         args.frames, args.speed_frames = 60, 15
@@ -116,6 +119,7 @@ def main(argv=None) -> int:
 
     import bench_mcl
 
+    bench_mcl.REUSE["on"] = args.reuse
     args.scenario, args.script, args.argv = "parking-lot", "bench_raytrace.py", argv
     args.frames = args.val_frames = args.train_seed = args.val_seed = None
     name = "raytrace-quick" if args.quick else "raytrace"

@@ -15,6 +15,11 @@ radarsp-learn -q train --objective mcl "$h" -o "$out/mcl" --force --epochs 5
 radarsp-learn -q selflabel "$out/mcl" "$h" -o "$out/selflabels.nc" --force
 radarsp-learn -q train --objective localiser --labels "$out/selflabels.nc" "$h" -o "$out/loc" --force --epochs 6
 radarsp-learn -q predict "$out/loc" "$h" -o "$out/estimates-mcl.nc" --force
+# MCL + track + car prior -- the same self-labels, each sequence's constant-velocity track, moved
+# from the car's nearest point to the centre of a 4.5 m x 1.8 m car (a named prior; no camera model)
+radarsp-learn -q selflabel "$out/mcl" "$h" -o "$out/selflabels-track-car.nc" --track --prior car --force
+radarsp-learn -q train --objective localiser --labels "$out/selflabels-track-car.nc" "$h" -o "$out/loc-track-car" --force --epochs 6
+radarsp-learn -q predict "$out/loc-track-car" "$h" -o "$out/estimates-mcl-track-car.nc" --force
 # camera-ray fusion -- MCL's range, the calibrated camera ray's bearing (uses the camera model)
 radarsp-learn -q selflabel "$out/mcl" "$h" -o "$out/selflabels-camera.nc" --angle camera --force
 radarsp-learn -q train --objective localiser --labels "$out/selflabels-camera.nc" "$h" -o "$out/loc-camera" --force --epochs 6
@@ -24,5 +29,5 @@ radarsp-learn -q teacher "$h" -o "$out/teacher.nc" --force
 radarsp-learn -q train --objective localiser --labels "$out/teacher.nc" "$h" -o "$out/student" --force --epochs 6
 radarsp-learn -q predict "$out/student" "$h" -o "$out/estimates-rodnet-student.nc" --force
 radarsp evaluate "$out/run/estimates-genie.nc" "$out/run/estimates-strongest.nc" \
-    "$out/estimates-mcl.nc" "$out/estimates-camera-ray-fusion.nc" "$out/estimates-rodnet-student.nc" \
+    "$out/estimates-mcl.nc" "$out/estimates-mcl-track-car.nc" "$out/estimates-camera-ray-fusion.nc" "$out/estimates-rodnet-student.nc" \
     --truth "$out/scenes.nc"

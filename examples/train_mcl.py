@@ -6,8 +6,10 @@ Run:  python examples/train_mcl.py [--frames 3000] [--out runs/example]
    camera image and target box carried through);
 2. train the MCL backbone on radio heatmaps against masked camera images (no labels);
 3. self-label every frame from the cross-modal attribution map: the paper's self-label (the
-   attention peak's range and angle: MCL, no labels, no camera model) and, with
-   ``angle="camera"``, camera-ray fusion -- the same range on the camera box's centre ray,
+   attention peak's range and angle: MCL, no labels, no camera model); the same labels
+   tracked through each 15-frame sequence and moved from the car's nearest point to the
+   centre of a typical car (``track=True, prior="car"``: a named prior, still no labels and
+   no camera model); and, with ``angle="camera"``, camera-ray fusion -- the same range on the camera box's centre ray,
    which uses the pinhole model in the image attrs (a camera-radar fusion, not MCL);
 4. train a radio-only localiser on each set of self-labels, predict on held-out frames, and
    score them beside genie-aided CFAR (which needs every frame's truth), each row named by its
@@ -33,13 +35,16 @@ def main(frames: int, out: Path) -> None:
 
     train(TrainConfig(objective="mcl", epochs=5), paths["train"], out / "mcl", force=True)
     estimates = {}
-    for angle in ("attention", "camera"):
-        labels = out / f"selflabels-{angle}.nc"
-        run_selflabel(out / "mcl", paths["train"], labels, angle=angle, force=True)
+    variants = {"attention": {}, "track-car": {"track": True, "prior": "car"},
+                "camera": {"angle": "camera"}}
+    for variant, options in variants.items():
+        labels = out / f"selflabels-{variant}.nc"
+        run_selflabel(out / "mcl", paths["train"], labels, force=True, **options)
         localiser = TrainConfig(objective="localiser", labels=str(labels), epochs=6)
-        train(localiser, paths["train"], out / f"loc-{angle}", force=True)
-        run_predict(out / f"loc-{angle}", paths["val"], out / f"mcl-{angle}-val.nc", force=True)
-        est = radarsp.open_estimates(out / f"mcl-{angle}-val.nc")
+        train(localiser, paths["train"], out / f"loc-{variant}", force=True)
+        run_predict(out / f"loc-{variant}", paths["val"], out / f"mcl-{variant}-val.nc",
+                    force=True)
+        est = radarsp.open_estimates(out / f"mcl-{variant}-val.nc")
         estimates[est.attrs["method"]] = est
 
     truth = radarsp.open_heatmap(paths["val"])
