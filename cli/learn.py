@@ -187,10 +187,13 @@ def train_command(data, output, objective, labels, epochs, batch_size, lr, seed,
               help="Temporal consistency: replace each frame's label by its sequence's "
                    "constant-velocity track (MSAC fit; needs the sequence and time "
                    "coordinates). Label-free; method <objective>-track-selflabel.")
-@click.option("--prior", type=click.Choice(["car"]),
-              help="With --track, a named size prior: the label is read as the target's point "
-                   "nearest the radar and moved to the centre of a 4.5 m x 1.8 m car along the "
-                   "track's heading. Label-free; method <objective>-track-car-selflabel.")
+@click.option("--prior", type=click.Choice(["car", "car-face"]),
+              help="With --track, a named prior: the label is moved to the centre of a 4.5 m x "
+                   "1.8 m car along the track's heading, read as the car's point nearest the "
+                   "radar (car: a corner when seen obliquely, as radarsp's point scatterers "
+                   "return) or as the middle of its face turned to the radar (car-face, as "
+                   "ray-traced cars return). Label-free; method "
+                   "<objective>-track-<prior>-selflabel.")
 @device_option
 @force_option
 def selflabel_command(run, data, output, method, smoothing, peak, angle, calibration_labels,

@@ -9,8 +9,9 @@ Run:  python examples/train_mcl.py [--frames 3000] [--out runs/example]
    attention peak's range and angle: MCL, no labels, no camera model); the same labels
    tracked through each 15-frame sequence and moved from the car's nearest point to the
    centre of a typical car (``track=True, prior="car"``: a named prior, still no labels and
-   no camera model); and, with ``angle="camera"``, camera-ray fusion -- the same range on the camera box's centre ray,
-   which uses the pinhole model in the image attrs (a camera-radar fusion, not MCL);
+   no camera model); and, with ``angle="camera"``, camera-ray fusion -- the same range on
+   the camera box's centre ray, which uses the pinhole model in the image attrs (a
+   camera-radar fusion, not MCL);
 4. train a radio-only localiser on each set of self-labels, predict on held-out frames, and
    score them beside genie-aided CFAR (which needs every frame's truth), each row named by its
    file's ``method`` attr with its ``labels`` and ``camera`` columns.

@@ -10,7 +10,8 @@ Two label-free refinements of frame-by-frame position estimates (e.g. MCL self-l
 * :func:`centre_behind_nearest_point` -- an extent prior: a radar sees a car's near side,
   so a return sits at the point of the car nearest the radar, not at its centre. Given that
   point, the heading and a box size (a named prior such as :data:`CAR`), the centre is the one
-  whose box has that nearest point. :func:`track_positions` chains the two.
+  whose box has that nearest point; :func:`centre_behind_face` reads it as the middle of the
+  face turned to the radar instead (:data:`CAR_FACE`). :func:`track_positions` chains them.
 
 Neither reads ground truth, camera intrinsics or pose.
 """
@@ -25,22 +26,34 @@ import numpy as np
 
 @dataclass(frozen=True)
 class BoxPrior:
-    """Footprint of a target class, metres: ``length`` along its heading, ``width`` across."""
+    """Footprint of a target class, metres: ``length`` along its heading, ``width`` across;
+    and where on it an estimate sits (``seen``): ``"nearest"``, the box's point nearest the
+    radar (:func:`centre_behind_nearest_point`: a corner when seen obliquely), or ``"face"``,
+    the middle of the face that looks most directly at the radar
+    (:func:`centre_behind_face`)."""
 
     name: str
     length: float
     width: float
+    seen: str = "nearest"
 
     def __post_init__(self):
         if not (np.isfinite(self.length) and np.isfinite(self.width)
                 and self.length > 0 and self.width > 0):
             raise ValueError(f"box prior {self.name!r}: length and width must be finite numbers "
                              f"> 0 m, got {self.length!r} x {self.width!r}")
+        if self.seen not in ("nearest", "face"):
+            raise ValueError(f"box prior {self.name!r}: seen must be 'nearest' or 'face', got "
+                             f"{self.seen!r}")
 
 
-#: a typical passenger car (mid-size saloon, 4.5 m x 1.8 m): a prior, not fitted to any data
+#: a typical passenger car (mid-size saloon, 4.5 m x 1.8 m) whose returns sit at its point
+#: nearest the radar -- the corner glints of radarsp's point-scatterer simulator
 CAR = BoxPrior("car", 4.5, 1.8)
-PRIORS = {"car": CAR}
+#: the same car, its returns in the middle of the face turned to the radar -- as Sionna RT's
+#: diffuse and specular returns from the car mesh put them
+CAR_FACE = BoxPrior("car-face", 4.5, 1.8, seen="face")
+PRIORS = {"car": CAR, "car-face": CAR_FACE}
 
 #: a track moving less than this over its sequence (m) has no usable heading
 MIN_TRAVEL = 1.0
@@ -134,8 +147,9 @@ def track_positions(x, y, time, sequence, *, prior: BoxPrior | str | None = None
 
     Without a prior: :func:`fit_tracks`. With one (a :class:`BoxPrior` or a name in
     :data:`PRIORS`): the first track gives each sequence's heading, every estimate is read as
-    the box's point nearest the radar and moved to its centre
-    (:func:`centre_behind_nearest_point`), and a second track is fitted through the centres.
+    the box's point nearest the radar (or its face's middle, ``prior.seen``) and moved to its
+    centre (:func:`centre_behind_nearest_point`, :func:`centre_behind_face`), and a second
+    track is fitted through the centres.
     (Moving the first track's points instead would not do: the nearest point of a car
     passing the radar stalls on its side while the centre moves on.)
 
@@ -150,7 +164,8 @@ def track_positions(x, y, time, sequence, *, prior: BoxPrior | str | None = None
     fx, fy, heading, _ = fit_tracks(x, y, time, sequence, tol=tol)
     if prior is None:
         return fx, fy
-    cx, cy = centre_behind_nearest_point(x, y, heading, prior)
+    centre = centre_behind_face if prior.seen == "face" else centre_behind_nearest_point
+    cx, cy = centre(x, y, heading, prior)
     fx, fy, _, _ = fit_tracks(cx, cy, time, sequence, tol=tol)
     return fx, fy
 
@@ -198,12 +213,45 @@ def centre_behind_nearest_point(x, y, heading, prior: BoxPrior = CAR, *, iterati
         u = np.clip(-cx * c - cy * s, -half_l, half_l)   # origin in the box frame, clipped
         v = np.clip(cx * s - cy * c, -half_w, half_w)
         cx, cy = x - (u * c - v * s), y - (u * s + v * c)
+    return _line_of_sight_fallback(x, y, cx, cy, known, half_w)
+
+
+def _line_of_sight_fallback(x, y, cx, cy, known, half_width):
+    """``(cx, cy)`` where the heading is ``known``; elsewhere ``half_width`` behind ``(x, y)``
+    along the line of sight; a point at the origin stays."""
     distance = np.hypot(x, y)
-    along = np.where(distance > 0, half_w / np.where(distance > 0, distance, 1.0), 0.0)
-    cx = np.where(known, cx, x * (1 + along))
-    cy = np.where(known, cy, y * (1 + along))
-    inside = distance == 0
-    return np.where(inside, x, cx), np.where(inside, y, cy)
+    along = np.where(distance > 0, half_width / np.where(distance > 0, distance, 1.0), 0.0)
+    return np.where(known, cx, x * (1 + along)), np.where(known, cy, y * (1 + along))
+
+
+def centre_behind_face(x, y, heading, prior: BoxPrior = CAR_FACE):
+    """Centre of a ``prior``-sized box with heading ``heading`` whose face turned most directly
+    to the radar (the origin) has its middle at ``(x, y)``.
+
+    The face is the end (normal along the heading) when the line of sight is closer to the
+    heading than to its perpendicular, else the side; the centre is half the box's extent
+    behind ``(x, y)`` along that face's normal. NaN headings: ``W / 2`` along the line of
+    sight, as :func:`centre_behind_nearest_point`.
+
+    Examples
+    --------
+    A car driving along x at (6, 10) shows the radar its side, whose middle is (6, 9.1).
+
+    >>> cx, cy = centre_behind_face(6.0, 9.1, 0.0)
+    >>> round(float(cx), 6), round(float(cy), 6)
+    (6.0, 10.0)
+    """
+    x, y, heading = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, y, heading)))
+    known = np.isfinite(heading)
+    ax, ay = np.cos(np.where(known, heading, 0.0)), np.sin(np.where(known, heading, 0.0))
+    along = x * ax + y * ay      # line of sight (unnormalised) on the heading ...
+    across = -x * ay + y * ax    # ... and on its perpendicular
+    end = np.abs(along) > np.abs(across)
+    cx = np.where(end, x + prior.length / 2 * np.sign(along) * ax,
+                  x - prior.width / 2 * np.sign(across) * ay)
+    cy = np.where(end, y + prior.length / 2 * np.sign(along) * ay,
+                  y + prior.width / 2 * np.sign(across) * ax)
+    return _line_of_sight_fallback(x, y, cx, cy, known, prior.width / 2)
 
 
 def track_estimates(estimates, frames, *, prior: BoxPrior | str | None = None,

@@ -115,6 +115,12 @@ def test_full_flow(scenes_file, tmp_path):
             for column in ("x", "y"):  # on one line: constant velocity, no jumps
                 steps = np.diff(car[column].values[rows])
                 np.testing.assert_allclose(steps, steps[0], atol=0.05)
+    result = invoke("selflabel", tmp_path / "mcl", lot, "-o", tmp_path / "lot-face.nc",
+                    "--track", "--prior", "car-face")
+    with xr.open_dataset(tmp_path / "lot-face.nc") as face, \
+            xr.open_dataset(tmp_path / "lot-car.nc") as car:
+        assert face.attrs["method"] == "mcl-track-car-face-selflabel"
+        assert not np.allclose(face["x"], car["x"])  # another reading of the same returns
     result = invoke("train", "--objective", "localiser", "--labels", tmp_path / "lot-car.nc",
                     *SMALL, lot, "-o", tmp_path / "loc-car")
     assert result.exit_code == 0, result.output

@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 from radarsp.errors import RadarspFileError
 from radarsp.tracking import (
     CAR,
+    CAR_FACE,
     BoxPrior,
+    centre_behind_face,
     centre_behind_nearest_point,
     fit_tracks,
     track_estimates,
@@ -116,13 +118,36 @@ def test_the_centre_behind_a_nearest_point_has_that_nearest_point(x, y, heading,
         assert np.hypot(cx - x, cy - y) < 0.03
 
 
+@settings(max_examples=40, deadline=None)
+@given(x=st.floats(-20, 20), y=st.floats(3, 40), heading=st.floats(-np.pi, np.pi))
+def test_the_centre_behind_the_middle_of_the_face_turned_to_the_radar(x, y, heading):
+    """Of the end and the side turned to the radar, the one whose middle looks along its own
+    normal more than along the other face's gives the box's centre back exactly."""
+    a = np.array([np.cos(heading), np.sin(heading)])
+    b = np.array([-a[1], a[0]])
+    centre = np.array([x, y])
+    found = 0
+    for axis, other, half in ((a, b, CAR_FACE.length / 2), (b, a, CAR_FACE.width / 2)):
+        middle = centre - half * np.sign(centre @ axis) * axis
+        if abs(middle @ axis) > abs(middle @ other):  # this face is the one turned to it
+            cx, cy = centre_behind_face(*middle, heading, CAR_FACE)
+            np.testing.assert_allclose([cx, cy], centre, atol=1e-9)
+            found += 1
+    assert found >= 1 or np.isclose(abs(x * a[0] + y * a[1]), abs(x * b[0] + y * b[1]),
+                                    atol=2.5)
+
+
 def test_without_a_heading_the_centre_is_half_a_width_behind_along_the_line_of_sight():
     cx, cy = centre_behind_nearest_point([3.0, 0.0], [4.0, 0.0], [np.nan, 0.3], CAR)
     # 5 m away -> 5.9 m; a point at the radar (inside the box) stays
     np.testing.assert_allclose([cx[0], cy[0]], [3.0 * 5.9 / 5, 4.0 * 5.9 / 5])
     assert (cx[1], cy[1]) == (0.0, 0.0)
+    fx, fy = centre_behind_face([3.0], [4.0], [np.nan], CAR_FACE)
+    np.testing.assert_allclose([fx[0], fy[0]], [cx[0], cy[0]])
     with pytest.raises(ValueError, match="length and width"):
         BoxPrior("bad", 0.0, 1.8)
+    with pytest.raises(ValueError, match="seen"):
+        BoxPrior("bad", 4.0, 1.8, seen="roof")
 
 
 def frames_with_sequences():
