@@ -346,8 +346,8 @@ def scenario_main(args, files: tuple[Path, Path] | None = None, *, name: str | N
         medians.setdefault(method, []).append((p50, p90))
         miss = float(summary["miss_rate"])
         note = f" ({100 * miss:.0f} % missed)" if miss else ""
-        wall = (f"{seconds:.0f}" if np.isfinite(seconds) else "reused, not timed"
-                if np.isnan(seconds) else f"{-seconds:.0f} + reused stages")
+        wall = ("reused, not timed" if np.isnan(seconds) else f"{seconds:.0f}"
+                if seconds >= 0 else f"{-seconds:.0f} + reused stages")
         lines.append(f"| {method}{note} | {'-' if seed is None else seed} | {p50:.2f} "
                      f"[{low[0]:.2f}, {high[0]:.2f}] | {p90:.2f} [{low[1]:.2f}, {high[1]:.2f}] "
                      f"| {labels} | {camera} | {wall} |")
