@@ -26,6 +26,7 @@ from radarsp.io import (
 )
 from radarsp.match import cross_domain_match, genie_match, strongest
 from radarsp.metrics import error_summary, localisation_error
+from radarsp.tracking import track_estimates
 
 __version__ = "0.1.0"
 
@@ -44,6 +45,7 @@ __all__ = [
     "genie_match",
     "localisation_error",
     "strongest",
+    "track_estimates",
     "open_clusters",
     "open_csi",
     "open_dataset",

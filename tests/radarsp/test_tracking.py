@@ -5,7 +5,7 @@ from itertools import combinations
 import numpy as np
 import pytest
 import xarray as xr
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from radarsp.errors import RadarspFileError
@@ -106,6 +106,11 @@ def test_the_centre_behind_a_nearest_point_has_that_nearest_point(x, y, heading,
                                                                   width):
     prior = BoxPrior("box", length, width)
     px, py = nearest_point_loop(x, y, heading, length, width)
+    # within half/iterations (< 8 cm) of face-on along an axis the iteration blends the
+    # face-on and corner answers (docstring); the property is asserted outside that band
+    along = abs(px * np.cos(heading) + py * np.sin(heading))
+    across = abs(-px * np.sin(heading) + py * np.cos(heading))
+    assume(min(along, across) > 0.1 or min(along, across) < 1e-3)
     cx, cy = centre_behind_nearest_point(px, py, heading, prior)
     # the dense grid places a nearest point within ~6 mm
     assert np.hypot(*np.subtract(nearest_point_loop(cx, cy, heading, length, width),
