@@ -87,7 +87,7 @@ def _sequence_line(t: np.ndarray, x: np.ndarray, y: np.ndarray, tol: float):
     return x0, vx, y0, vy, inliers
 
 
-def fit_tracks(x, y, time, sequence, *, tol: float = 1.0):
+def fit_tracks(x, y, time, sequence, *, tol: float = 1.0, window: int = 30):
     """Constant-velocity tracks of estimates ``(x, y)`` per sequence (MSAC, module docstring).
 
     Parameters
@@ -100,6 +100,11 @@ def fit_tracks(x, y, time, sequence, *, tol: float = 1.0):
         Sequence label of each frame; frames of one label are one target's track.
     tol : float
         Inlier distance, m, from the line.
+    window : int
+        Longest stretch of frames one line is fitted to: a longer sequence (a whole recording
+        under one label) is cut, in time order, into near-equal consecutive pieces of at most
+        this many frames, each with its own line (a track of constant-velocity pieces; the
+        cost stays ``O(window^3)`` per piece).
 
     Returns
     -------
@@ -129,14 +134,18 @@ def fit_tracks(x, y, time, sequence, *, tol: float = 1.0):
         raise ValueError("time must be finite in every frame")
     x_fit, y_fit = np.full_like(x, np.nan), np.full_like(y, np.nan)
     heading, inlier = np.full_like(x, np.nan), np.zeros(len(x), bool)
+    if window < 2:
+        raise ValueError(f"window must be at least 2 frames, got {window}")
     for label in np.unique(sequence):
-        rows = np.flatnonzero(sequence == label)
-        t = time[rows] - time[rows].mean()
-        x0, vx, y0, vy, keep = _sequence_line(t, x[rows], y[rows], tol)
-        x_fit[rows], y_fit[rows] = x0 + vx * t, y0 + vy * t
-        inlier[rows] = keep
-        if np.hypot(vx, vy) * np.ptp(t) >= MIN_TRAVEL:
-            heading[rows] = np.arctan2(vy, vx)
+        frames = np.flatnonzero(sequence == label)
+        frames = frames[np.argsort(time[frames], kind="stable")]
+        for rows in np.array_split(frames, -(-len(frames) // window)):
+            t = time[rows] - time[rows].mean()
+            x0, vx, y0, vy, keep = _sequence_line(t, x[rows], y[rows], tol)
+            x_fit[rows], y_fit[rows] = x0 + vx * t, y0 + vy * t
+            inlier[rows] = keep
+            if np.hypot(vx, vy) * np.ptp(t) >= MIN_TRAVEL:
+                heading[rows] = np.arctan2(vy, vx)
     return x_fit, y_fit, heading, inlier
 
 

@@ -81,6 +81,23 @@ def test_a_track_rejects_wrong_returns_and_gives_the_heading():
     assert abs(fx[3] + 6.0) < 0.1 and not inlier[3]
 
 
+def test_a_whole_recording_under_one_label_is_tracked_in_pieces():
+    """2,000 frames of one sequence label, out of time order, driving a square: tracked piece
+    by piece (bounded memory), each piece on the path."""
+    t = np.arange(2000) * 0.1
+    side = (t // 50) % 4  # 50 s per side of a 200 m square, at 4 m/s
+    s = (t % 50) * 4.0
+    x = np.select([side == 0, side == 1, side == 2], [s, 200.0 + 0 * s, 200.0 - s], 0 * s)
+    y = np.select([side == 0, side == 1, side == 2], [0 * s, s, 200.0 + 0 * s], 200.0 - s)
+    order = np.random.default_rng(1).permutation(2000)
+    fx, fy, _, inlier = fit_tracks(x[order], y[order], t[order], np.zeros(2000))
+    # pieces that straddle a corner cut it; all others lie on the path
+    error = np.hypot(fx - x[order], fy - y[order])
+    assert np.median(error) < 1e-6 and np.mean(error < 1e-6) > 0.9
+    with pytest.raises(ValueError, match="window"):
+        fit_tracks(x, y, t, np.zeros(2000), window=1)
+
+
 def test_fit_tracks_refuses_mismatched_inputs_and_missing_times():
     with pytest.raises(ValueError, match="one length"):
         fit_tracks(np.zeros(3), np.zeros(3), np.zeros(2), np.zeros(3))
