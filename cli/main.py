@@ -25,6 +25,7 @@ SUBCOMMANDS = {
     "plot": "cli.plot",
     "pipeline": "cli.pipeline",
     "convert": "cli.convert",
+    "track": "cli.track",
 }
 
 SHORT_HELP = {
@@ -38,6 +39,7 @@ SHORT_HELP = {
     "plot": "Plot a heatmap frame with detections and truth.",
     "pipeline": "heatmap -> cfar -> cluster -> match -> evaluate in one go.",
     "convert": "Convert foreign radar formats to radarsp files.",
+    "track": "Per-sequence tracks of estimates (optionally a car's centre).",
 }
 
 
