@@ -277,11 +277,11 @@ def scenario_main(args, files: tuple[Path, Path] | None = None, *, name: str | N
     _clock(times, "camera ground projection (val)", lambda: save(
         camera_ground_estimates(open_heatmap(val_nc).load()), work / "camera-ground.nc",
         schema="estimates-1", force=True))
+    genie_tuned, val_frames = open_estimates(cfar_paths["genie-tuned"]), open_heatmap(val_nc)
     for prior in ("car", "car-face"):
         _clock(times, f"genie-aided CFAR + track + {prior} prior (val)", lambda p=prior: save(
-            track_estimates(open_estimates(cfar_paths["genie-tuned"]), open_heatmap(val_nc),
-                            prior=p), work / f"genie-track-{p}.nc", schema="estimates-1",
-            force=True))
+            track_estimates(genie_tuned, val_frames, prior=p), work / f"genie-track-{p}.nc",
+            schema="estimates-1", force=True))
     fixed = {"genie-cfar (radarsp default)": (cfar_paths["genie-tuned"],
                                               "genie-aided CFAR (val)"),
              "genie-cfar (former cfar defaults)": (cfar_paths["genie"],

@@ -33,18 +33,12 @@ def command(estimates, frames_path, output, prior, tol, force):
     """
     import numpy as np
 
-    from radarsp.errors import RadarspFileError
     from radarsp.io import open_dataset, open_estimates, save
     from radarsp.tracking import track_estimates
 
     check_output(output, force)
-    frames = open_dataset(frames_path)
-    for name in ("sequence", "time"):
-        if name not in frames.coords or frames[name].dims != ("frame",):
-            raise RadarspFileError(frames_path, name, "missing; expected the (frame) "
-                                   "coordinate that groups frames into tracks")
-    coordinates = frames.drop_vars(list(frames.data_vars)).load()  # frame labels, time, sequence
-    table = track_estimates(open_estimates(estimates).load(), coordinates, prior=prior, tol=tol)
+    table = track_estimates(open_estimates(estimates).load(), open_dataset(frames_path),
+                            prior=prior, tol=tol)
     save(table, output, schema="estimates-1", force=force)
     if not quiet():
         found = int(np.isfinite(table["x"].values).sum())

@@ -23,6 +23,8 @@ from itertools import combinations
 
 import numpy as np
 
+from radarsp.errors import RadarspFileError
+
 
 @dataclass(frozen=True)
 class BoxPrior:
@@ -57,6 +59,61 @@ PRIORS = {"car": CAR, "car-face": CAR_FACE}
 
 #: a track moving less than this over its sequence (m) has no usable heading
 MIN_TRAVEL = 1.0
+
+
+def resolve_prior(prior: BoxPrior | str | None) -> BoxPrior | None:
+    """A :class:`BoxPrior`, or the one :data:`PRIORS` names, or None.
+
+    Examples
+    --------
+    >>> resolve_prior("car-face").seen, resolve_prior(None)
+    ('face', None)
+    """
+    if prior is None or isinstance(prior, BoxPrior):
+        return prior
+    if prior not in PRIORS:
+        raise ValueError(f"prior must be one of {sorted(PRIORS)}, got {prior!r}")
+    return PRIORS[prior]
+
+
+def track_suffix(prior: BoxPrior | str | None) -> str:
+    """What tracking (with ``prior``) adds to a method name: ``-track`` or ``-track-<prior>``.
+
+    Examples
+    --------
+    >>> track_suffix(None), track_suffix("car")
+    ('-track', '-track-car')
+    """
+    prior = resolve_prior(prior)
+    return "-track" + (f"-{prior.name}" if prior is not None else "")
+
+
+def track_coordinates(ds) -> tuple[np.ndarray, np.ndarray]:
+    """The ``time`` (s) and ``sequence`` (frame) coordinates of ``ds``, every frame's.
+
+    Raises
+    ------
+    RadarspFileError
+        One line naming the file and the variable: missing, not on dim ``frame``, or a time
+        that is not finite. A ``datetime64`` / ``timedelta64`` time is converted to seconds.
+    """
+    from radarsp.frames import source
+
+    def refuse(name, problem):
+        raise RadarspFileError(source(ds), name, problem)
+
+    for name in ("sequence", "time"):
+        if name not in ds.coords or ds[name].dims != ("frame",):
+            refuse(name, "missing; expected the (frame) coordinate that groups frames into "
+                         "tracks ('sequence') and their times in s ('time')")
+    time = np.asarray(ds["time"].values)
+    if np.issubdtype(time.dtype, np.datetime64) or np.issubdtype(time.dtype, np.timedelta64):
+        time = (time - time.min()) / np.timedelta64(1, "s")
+    time = time.astype(float)
+    if not np.isfinite(time).all():
+        refuse("time", f"{int((~np.isfinite(time)).sum())} frames have no finite time; "
+                       "expected one per frame to fit tracks")
+    return time, np.asarray(ds["sequence"].values)
 
 
 def _sequence_line(t: np.ndarray, x: np.ndarray, y: np.ndarray, tol: float):
@@ -132,10 +189,10 @@ def fit_tracks(x, y, time, sequence, *, tol: float = 1.0, window: int = 30):
                          f"{x.shape}, {y.shape}, {time.shape}, {sequence.shape}")
     if not np.isfinite(time).all():
         raise ValueError("time must be finite in every frame")
-    x_fit, y_fit = np.full_like(x, np.nan), np.full_like(y, np.nan)
-    heading, inlier = np.full_like(x, np.nan), np.zeros(len(x), bool)
     if window < 2:
         raise ValueError(f"window must be at least 2 frames, got {window}")
+    x_fit, y_fit = np.full_like(x, np.nan), np.full_like(y, np.nan)
+    heading, inlier = np.full_like(x, np.nan), np.zeros(len(x), bool)
     for label in np.unique(sequence):
         frames = np.flatnonzero(sequence == label)
         frames = frames[np.argsort(time[frames], kind="stable")]
@@ -166,10 +223,7 @@ def track_positions(x, y, time, sequence, *, prior: BoxPrior | str | None = None
     -------
     x, y : ndarray, shape (n,)
     """
-    if isinstance(prior, str):
-        if prior not in PRIORS:
-            raise ValueError(f"prior must be one of {sorted(PRIORS)}, got {prior!r}")
-        prior = PRIORS[prior]
+    prior = resolve_prior(prior)
     fx, fy, heading, _ = fit_tracks(x, y, time, sequence, tol=tol)
     if prior is None:
         return fx, fy
@@ -276,7 +330,8 @@ def track_estimates(estimates, frames, *, prior: BoxPrior | str | None = None,
         estimates-1 (``x``, ``y`` per frame label).
     frames : xarray.Dataset
         The frames the table describes, with ``time`` and ``sequence`` coordinates (a
-        heatmap-1 file); rows are matched by frame label (:func:`radarsp.frames.align`),
+        heatmap-1 or csi-1 file, opened lazily: only its coordinates are read;
+        :func:`track_coordinates`); rows are matched by frame label (:func:`radarsp.frames.align`),
         frames without a row count as missing estimates.
     prior : BoxPrior or str, optional
         Track the box centres behind the estimates instead (:func:`track_positions`, e.g.
@@ -292,26 +347,17 @@ def track_estimates(estimates, frames, *, prior: BoxPrior | str | None = None,
     """
     import xarray as xr
 
-    from radarsp.errors import RadarspFileError
-    from radarsp.frames import align, frame_labels, source, take
+    from radarsp.frames import align, frame_labels, take
     from radarsp.geometry import cartesian_to_polar
 
-    for name in ("sequence", "time"):
-        if name not in frames.coords:
-            raise RadarspFileError(source(frames), name, "missing; expected the (frame) "
-                                   "coordinate that groups frames into tracks")
-    if isinstance(prior, str):
-        if prior not in PRIORS:
-            raise ValueError(f"prior must be one of {sorted(PRIORS)}, got {prior!r}")
-        prior = PRIORS[prior]
+    time, sequence = track_coordinates(frames)
+    prior = resolve_prior(prior)
     rows = align(estimates, frames)
     x, y = track_positions(take(estimates["x"].values, rows), take(estimates["y"].values, rows),
-                           frames["time"].values, frames["sequence"].values, prior=prior,
-                           tol=tol)
+                           time, sequence, prior=prior, tol=tol)
     range_m, angle = cartesian_to_polar(x, y)
-    suffix = "-track" + (f"-{prior.name}" if prior is not None else "")
-    attrs = {**estimates.attrs, "method": f"{estimates.attrs.get('method', 'estimates')}{suffix}",
-             "track_tol_m": tol}
+    method = estimates.attrs.get("method", "estimates") + track_suffix(prior)
+    attrs = {**estimates.attrs, "method": method, "track_tol_m": tol}
     if prior is not None:
         attrs.update(prior=prior.name, prior_length_m=prior.length, prior_width_m=prior.width)
     columns = {"range": range_m, "angle": angle, "x": x, "y": y,

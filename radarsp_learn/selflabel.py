@@ -409,18 +409,13 @@ def track_cells(data: RadioVisualFrames, cells: np.ndarray, *, prior=None,
 
     Label-free and camera-geometry-free: it reads the frames' times and sequence labels only.
     """
-    from radarsp.errors import RadarspFileError
-    from radarsp.frames import source
     from radarsp.geometry import cartesian_to_polar, polar_to_cartesian
-    from radarsp.tracking import track_positions
+    from radarsp.tracking import track_coordinates, track_positions
 
-    for name in ("sequence", "time"):
-        if name not in data.ds.coords:
-            raise RadarspFileError(source(data.ds), name, "missing; tracked self-labels need "
-                                   "the (frame) coordinates 'sequence' and 'time' (s)")
-    time = np.asarray(data.ds["time"].values, dtype=float)[data.frames]
+    time, sequence = track_coordinates(data.ds)
     x, y = polar_to_cartesian(*data.grid.to_polar(cells[:, 0], cells[:, 1]))
-    x, y = track_positions(x, y, time, data.sequences, prior=prior, tol=tol)
+    x, y = track_positions(x, y, time[data.frames], sequence[data.frames], prior=prior,
+                           tol=tol)
     row, col = data.grid.from_polar(*cartesian_to_polar(x, y))
     return np.stack([row, col], axis=1)
 
@@ -475,9 +470,9 @@ def self_labels(objective, data: RadioVisualFrames, *, method: Method = "attribu
             "calibration_offset_cells": list(map(float, offset)),
             "selflabel_track": int(bool(track))}
     if prior is not None:
-        from radarsp.tracking import PRIORS
+        from radarsp.tracking import resolve_prior
 
-        box = PRIORS[prior] if isinstance(prior, str) else prior
+        box = resolve_prior(prior)
         meta.update(selflabel_prior=box.name, prior_length_m=box.length,
                     prior_width_m=box.width)
     attrs = dict(attrs or {})
@@ -503,9 +498,9 @@ def tracked_name(name: str, track: bool, prior=None) -> str:
     """
     if not track:
         return name
-    label = prior if isinstance(prior, str) or prior is None else prior.name
-    suffix = "-track" + (f"-{label}" if label else "")
-    return name.removesuffix("-selflabel") + suffix + "-selflabel"
+    from radarsp.tracking import track_suffix
+
+    return name.removesuffix("-selflabel") + track_suffix(prior) + "-selflabel"
 
 
 def camera_ray_fusion_name(name: str) -> str:

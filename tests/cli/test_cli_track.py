@@ -71,3 +71,15 @@ def test_track_with_the_car_prior_puts_the_estimates_at_the_cars_centre(files, t
     assert result.exit_code == 1 and not (tmp_path / "x.nc").exists()
     assert str(bare) in result.output and "'sequence'" in result.output
     assert len(result.output.strip().splitlines()) == 1
+    # a frame without a time is one line naming the file and the variable, not a traceback
+    scenes = simulate("parking-lot", frames=30, seed=4)
+    time = scenes["time"].values.copy()
+    time[2] = np.nan
+    gap = tmp_path / "gap.nc"
+    save(scenes.assign_coords(time=("frame", time, scenes["time"].attrs)), gap)
+    result = CliRunner().invoke(main, ["track", str(root / "genie.nc"), "--frames", str(gap),
+                                       "-o", str(tmp_path / "y.nc")])
+    assert result.exit_code == 1 and not (tmp_path / "y.nc").exists()
+    assert str(gap) in result.output and "'time'" in result.output
+    assert "1 frames have no finite time" in result.output
+    assert len(result.output.strip().splitlines()) == 1

@@ -211,3 +211,9 @@ def test_track_estimates_aligns_by_frame_label_and_keeps_what_the_table_used():
     with pytest.raises(RadarspFileError, match="'sequence': missing"):
         track_estimates(estimates_of(frames, x, y, np.arange(20)),
                         frames.drop_vars("sequence"))
+    # times as datetimes are seconds to the tracker: the same tracks
+    stamped = frames.assign_coords(time=("frame", np.datetime64("2026-12-04T05:00")
+                                         + (frames["time"].values * 1e9).astype("timedelta64[ns]")))
+    xr.testing.assert_allclose(
+        track_estimates(estimates_of(frames, x, y, np.arange(20)), stamped, prior="car"),
+        forward)
