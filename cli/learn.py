@@ -210,7 +210,22 @@ def selflabel_command(run, data, output, method, smoothing, peak, angle, calibra
                       prior=prior, force=force, progress=not quiet(), device=device)
     except ValueError as err:
         _fail(err)
-    click.echo(f"wrote {output}")
+    _echo_span(output, data)
+
+
+def _echo_span(output, data) -> None:
+    """Say where the self-labels lie, and warn when they have collapsed to one point."""
+    from radarsp.io import open_estimates, open_heatmap
+    from radarsp_learn.selflabel import label_span
+
+    with open_estimates(output) as estimates, open_heatmap(data) as heatmap:
+        text, collapsed = label_span(estimates, heatmap)
+    click.echo(f"wrote {output}: labels in {text}")
+    if collapsed:
+        click.echo(f"Warning: {output}: the self-labels lie within about one model-grid cell "
+                   f"({text}); the model's attention has collapsed unless the target never "
+                   "moves",
+                   err=True)
 
 
 @main.command("teacher")

@@ -445,6 +445,37 @@ def label_deviation(estimates: xr.Dataset, truth: xr.Dataset, *, bins: int = 32,
     return out
 
 
+def estimate_span(estimates: xr.Dataset, *, percentiles=(5.0, 95.0)) -> dict:
+    """Where an estimates table's rows lie: the ``percentiles`` of ``range`` and ``angle``.
+
+    Needs no truth, so it is the label-free check that a self-labeller has not collapsed: an
+    attention map that peaks at one fixed cell for every frame gives every frame the same
+    label, and a localiser trained on those labels learns a constant (the paper-scale SCL run
+    of ``benchmarks/RESULTS.md``). NaN rows (no estimate) are left out.
+
+    Returns
+    -------
+    dict
+        ``{"range": (low, high), "angle": (low, high)}`` in the table's units (m, rad); NaN
+        when no row has an estimate.
+
+    Examples
+    --------
+    >>> ds = xr.Dataset({"range": ("frame", [5.0, 6.0, np.nan, 7.0]),
+    ...                  "angle": ("frame", [0.1, 0.1, np.nan, 0.1])})
+    >>> estimate_span(ds, percentiles=(0, 100))
+    {'range': (5.0, 7.0), 'angle': (0.1, 0.1)}
+    """
+    out = {}
+    for name in ("range", "angle"):
+        values = _frame_values(estimates, name)
+        values = values[np.isfinite(values)]
+        low, high = (np.percentile(values, percentiles) if values.size
+                     else (np.nan, np.nan))
+        out[name] = (float(low), float(high))
+    return out
+
+
 def _ordinal(q: float) -> str:
     q = int(q) if float(q).is_integer() else q
     suffix = "th" if isinstance(q, float) or 10 <= q % 100 <= 20 else \

@@ -517,3 +517,49 @@ def camera_ray_fusion_name(name: str) -> str:
     source = name.removesuffix("-selflabel")
     prefix = "camera-ray-fusion" if source == "mcl" else f"camera-ray-fusion-{source}"
     return f"{prefix}-selflabel"
+
+
+def label_span(estimates, heatmap, *, cells: float = 1.5) -> tuple[str, bool]:
+    """Where self-labels lie (5th-95th %ile), and whether they have collapsed to one point.
+
+    A contrastive model can satisfy its objective with an attention map that peaks at one
+    fixed cell in every frame (a position-coded "global token"); every frame then gets the
+    same label and a localiser trained on them learns a constant. That needs no truth to
+    see: the labels' 5th-95th percentile span is checked against the heatmap's own extent.
+
+    Parameters
+    ----------
+    estimates : xarray.Dataset
+        Self-labels (estimates-1: ``range`` m, ``angle`` rad per frame).
+    heatmap : xarray.Dataset
+        The frames they label (heatmap-1; only its ``range`` and ``angle`` coordinates).
+    cells : float
+        Collapsed when both spans are under this many 64th parts of the heatmap's range and
+        angle extents (about one cell of the default 64 x 64 model grid each).
+
+    Returns
+    -------
+    text : str
+        E.g. ``"range 7.7-23.5 m, angle -44 to +35 deg (5th-95th %ile)"``.
+    collapsed : bool
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> heatmap = xr.Dataset(coords={"range": np.linspace(0, 48, 64),
+    ...                              "angle": np.linspace(-1.5, 1.5, 64)})
+    >>> same = xr.Dataset({"range": ("frame", np.full(50, 38.8)),
+    ...                    "angle": ("frame", np.full(50, 1.03))})
+    >>> label_span(same, heatmap)
+    ('range 38.8-38.8 m, angle +59 to +59 deg (5th-95th %ile)', True)
+    """
+    from radarsp.metrics import estimate_span
+
+    span = estimate_span(estimates)
+    (r0, r1), (a0, a1) = span["range"], np.degrees(span["angle"])
+    text = f"range {r0:.1f}-{r1:.1f} m, angle {a0:+.0f} to {a1:+.0f} deg (5th-95th %ile)"
+    extent = {name: float(np.ptp(np.asarray(heatmap[name].values, dtype=float)))
+              for name in ("range", "angle")}
+    collapsed = all(np.isfinite(hi - lo) and hi - lo < cells * extent[name] / 64
+                    for name, (lo, hi) in span.items())
+    return text, collapsed

@@ -109,6 +109,27 @@ def _labels_used(scores: _Scores, name: str) -> str:
     return "–" if est is None else str(int(est.attrs.get("labels_used", 0)))
 
 
+def _collapse_lines(scores: _Scores, val: Path, names) -> list[str]:
+    """A sentence per backbone whose validation self-labels collapsed to one point
+    (:func:`radarsp_learn.selflabel.label_span`; label-free), or none."""
+    from radarsp.io import open_heatmap
+    from radarsp_learn.selflabel import label_span
+
+    lines = []
+    with open_heatmap(val) as heatmap:
+        for name in names:
+            labels = scores.estimates("labels", f"{name}-val.nc")
+            if labels is None:
+                continue
+            text, collapsed = label_span(labels, heatmap)
+            if collapsed:
+                lines.append(f"- **{LABELS[name]} collapsed**: its validation self-labels lie "
+                             f"within about one model-grid cell ({text}) -- its attention map "
+                             "peaks at the same cell in (nearly) every frame, so its localiser "
+                             "learns a constant.")
+    return lines + [""] if lines else []
+
+
 def _figures(study, scores: _Scores, sweep: dict[str, list], padding: list,
              dims: dict[str, list]) -> dict[str, str]:
     """Figs. 5-8 as PNGs under ``figures/`` from the label (:func:`_label_sweep`), padding
@@ -309,6 +330,8 @@ def write_report(study, train: Path, val: Path) -> Path:
                                    "mcl-noise")]
     lines += _table(["backbone", "localiser 50th", "localiser 90th", "self-labels 50th",
                      "self-labels 90th", "paper 50th", "paper 90th"], rows)
+    lines += _collapse_lines(scores, val, ("mcl", "scl", "cl", "mcl-background",
+                                           "scl-background", "mcl-noise"))
     lines += ["## Table 7: self-label deviation from ground truth", "",
               "D_W: 1-D Wasserstein with cost |d| (range m, angle deg; the paper writes a "
               "quadratic cost); D_KL and MI in nats over 32 shared histogram bins "

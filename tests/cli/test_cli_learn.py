@@ -52,6 +52,10 @@ def test_full_flow(scenes_file, tmp_path):
     assert "0 ground-truth labels used" in result.output
     result = invoke("selflabel", tmp_path / "mcl", scenes_file, "-o", tmp_path / "sl.nc")
     assert result.exit_code == 0, result.output
+    # it says where the labels lie (read back from the file it wrote)
+    with xr.open_dataset(tmp_path / "sl.nc") as labels:
+        low, high = np.percentile(labels["range"], [5, 95])
+    assert f"labels in range {low:.1f}-{high:.1f} m" in result.output
     result = invoke("train", "--objective", "localiser", "--labels", tmp_path / "sl.nc", *SMALL,
                     scenes_file, "-o", tmp_path / "loc")
     assert result.exit_code == 0, result.output
@@ -287,3 +291,40 @@ def test_teacher_student_and_camera_ground_from_the_command_line(tmp_path):
     rows = {line.split()[0]: line.split() for line in result.output.splitlines()[1:]}
     assert set(rows) == {"rodnet-teacher", "rodnet-student", "camera-ground"}
     assert all(row[1:5] == ["0", "pinhole", "intrinsics", "+"] for row in rows.values())
+
+
+def test_collapsed_self_labels_are_flagged(scenes_file, tmp_path):
+    """Labels at one point (an attention map peaking at a fixed cell) get a warning line;
+    labels spread over the scene do not."""
+    from cli.learn import _echo_span
+    from radarsp.io import open_heatmap, save
+    from radarsp_learn.data import estimates_dataset
+
+    with open_heatmap(scenes_file) as heatmap:
+        frames = heatmap["frame"].values
+        top, right = float(heatmap["range"].max()), float(heatmap["angle"].max())
+    n = len(frames)
+    runner = CliRunner()
+    for name, ranges, angles, flagged in (
+            ("one.nc", np.full(n, top - 1.0), np.full(n, right - 0.05), True),
+            ("spread.nc", np.linspace(2.0, top - 1.0, n), np.full(n, 0.0), False)):
+        path = tmp_path / name
+        save(estimates_dataset(frames, ranges, angles, method="scl-selflabel", labels_used=0,
+                               camera_geometry="none"), path, schema="estimates-1")
+        result = runner.invoke(click_command(_echo_span), [str(path), scenes_file])
+        assert result.exit_code == 0, result.output
+        assert ("Warning:" in result.stderr) is flagged, result.stderr
+        assert f"wrote {path}: labels in range" in result.stdout
+
+
+def click_command(function):
+    """``function(output, data)`` as a two-argument click command (to read its echo)."""
+    import click
+
+    @click.command()
+    @click.argument("output")
+    @click.argument("data")
+    def command(output, data):
+        function(output, data)
+
+    return command

@@ -13,6 +13,7 @@ from sklearn.metrics import mutual_info_score
 from radarsp.metrics import (
     ecdf,
     error_summary,
+    estimate_span,
     kl_divergence,
     label_deviation,
     localisation_error,
@@ -286,3 +287,32 @@ def test_label_deviation_pairs_by_frame_label():
     assert float(label_deviation(shuffled, truth)["wasserstein"].sel(quantity="range")) == 0
     mi = label_deviation(shuffled, truth, bins=10)["mutual_information"].sel(quantity="range")
     assert float(mi) > 1.5
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(0, 100), min_size=1, max_size=40), st.integers(0, 2**31 - 1))
+def test_estimate_span_is_the_percentiles_of_the_rows_with_an_estimate(ranges, seed):
+    rng = np.random.default_rng(seed)
+    ranges = np.asarray(ranges)
+    angles = rng.uniform(-1.5, 1.5, ranges.size)
+    missing = rng.random(ranges.size) < 0.3
+    table = xr.Dataset({"range": ("frame", np.where(missing, np.nan, ranges)),
+                        "angle": ("frame", np.where(missing, np.nan, angles))})
+    span = estimate_span(table, percentiles=(10, 90))
+    if missing.all():
+        assert np.isnan(span["range"]).all() and np.isnan(span["angle"]).all()
+        return
+    # a reference sort: the q-th percentile by linear interpolation between order statistics
+    for name, values in (("range", ranges[~missing]), ("angle", angles[~missing])):
+        ordered = np.sort(values)
+        for q, got in zip((10, 90), span[name], strict=True):
+            position = q / 100 * (ordered.size - 1)
+            low = int(np.floor(position))
+            high = min(low + 1, ordered.size - 1)
+            expected = ordered[low] + (position - low) * (ordered[high] - ordered[low])
+            assert got == pytest.approx(expected)
+    # row order does not matter
+    order = rng.permutation(ranges.size)
+    shuffled = estimate_span(table.isel(frame=order), percentiles=(10, 90))
+    for name in ("range", "angle"):
+        assert shuffled[name] == pytest.approx(span[name])

@@ -15,6 +15,7 @@ from radarsp_learn.selflabel import (
     calibration_offset,
     climb,
     feature_support,
+    label_span,
     refine_peak,
     self_label_cells,
     self_labels,
@@ -279,3 +280,27 @@ def test_tracked_cells_put_a_cars_nearest_points_back_at_its_centre(parking_lot)
     error, plain_error = np.hypot(x - tx, y - ty), np.hypot(px - tx, py - ty)
     # the truth jitters about its line (the simulator's 0.1 m position noise); the track not
     assert np.median(error) < 0.2 and error.max() < 0.6 and np.median(plain_error) > 0.9
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.floats(0.0, 3.0), st.floats(0.0, 3.0), st.integers(0, 2**31 - 1))
+def test_label_span_flags_labels_within_a_cell_of_one_point(range_cells, angle_cells, seed):
+    """Collapsed exactly when both 5th-95th percentile spans are under 1.5 / 64 of the
+    heatmap's extent, whatever the scene's units and where the point is."""
+    import xarray as xr
+    from hypothesis import assume
+
+    assume(abs(0.9 * range_cells - 1.5) > 1e-6 and abs(0.9 * angle_cells - 1.5) > 1e-6)
+    rng = np.random.default_rng(seed)
+    heatmap = xr.Dataset(coords={"range": np.linspace(1.0, 1.0 + 64 * 0.75, 97),
+                                 "angle": np.linspace(-1.2, 1.2, 31)})
+    extent = {"range": 64 * 0.75, "angle": 2.4}
+    centre = {"range": rng.uniform(5, 40), "angle": rng.uniform(-1, 1)}
+    cells = {"range": range_cells, "angle": angle_cells}
+    # evenly spread over `cells` 64ths of the extent, so the 5-95 % span is 0.9 of it
+    labels = xr.Dataset({name: ("frame", centre[name] + np.linspace(-0.5, 0.5, 201)
+                                * cells[name] * extent[name] / 64)
+                         for name in ("range", "angle")})
+    text, collapsed = label_span(labels, heatmap)
+    assert collapsed == (0.9 * range_cells < 1.5 and 0.9 * angle_cells < 1.5)
+    assert text.startswith("range ") and text.endswith("(5th-95th %ile)")
