@@ -28,8 +28,10 @@ from tests.conftest import make_csi
 from tests.hostile.conftest import ENV, Result, assert_refused, invoke, stray_files
 
 SMALL = ("--frames", "30", "--image-size", "16", "--subcarriers", "64", "--array", "4")
-# long enough to be caught mid-write: simulated and written in 4 blocks of 1500 frames
-LONG = ("--frames", "6000", "--image-size", "none", "--subcarriers", "64", "--array", "4")
+# long enough to be caught mid-write: simulated and written in 40 blocks of 1500 frames, ~5 s
+# of writing after the partial appears (6,000 frames finished within the signal's latency on
+# an idle machine)
+LONG = ("--frames", "60000", "--image-size", "none", "--subcarriers", "64", "--array", "4")
 
 
 def start(*args) -> subprocess.Popen:
